@@ -1,0 +1,115 @@
+"""The one interface every device family implements.
+
+A driver opens its device, hands back raw `Read`s, and closes. It never parses
+beyond framing and never retries: the gateway's device runner owns reconnects,
+so every driver gets the same unplug/replug behaviour for free (EdgeX style).
+
+Drivers are blocking and run in their own thread; `read()` must return within
+its timeout so the runner can stop the thread promptly.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """One raw observation from a device.
+
+    `content` says what the payload is so the pipeline picks the decoder:
+    "barcode" (scanned text), "epc" (RFID EPC as hex), "nmea" (one NMEA
+    sentence), "tpv" (a gpsd-style position dict in meta), "trigger"
+    (a door sensor / GPI edge in meta).
+    """
+
+    device: str
+    driver: str
+    content: str
+    payload: str | bytes
+    mono: float = field(default_factory=time.monotonic)
+    wall: float = field(default_factory=time.time)
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+class DeviceUnavailable(Exception):
+    """The device cannot be opened (absent, busy, refused). The runner retries."""
+
+
+class DeviceGone(Exception):
+    """An open device went away (unplugged, reset, connection lost). The runner reopens it."""
+
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Option:
+    """One driver-specific config key: its type, default and an optional check.
+
+    `check` returns an error message (without the key name) or None.
+    """
+
+    type: type | tuple[type, ...]
+    default: Any = REQUIRED
+    check: Callable[[Any], str | None] | None = None
+    doc: str = ""
+
+
+def one_of(*choices: Any) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(map(repr, choices))}"
+
+    return check
+
+
+def in_range(low: float | None = None, high: float | None = None) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if low is not None and value < low:
+            return f"must be at least {low}"
+        if high is not None and value > high:
+            return f"must be at most {high}"
+        return None
+
+    return check
+
+
+class Driver:
+    """Base class: subclasses set `name`, `content`, `options` and implement open/read/close."""
+
+    #: the `driver = "…"` value in config
+    name: ClassVar[str] = ""
+    #: what its Reads carry (see Read.content)
+    content: ClassVar[str] = ""
+    #: driver-specific config keys
+    options: ClassVar[Mapping[str, Option]] = {}
+
+    def __init__(self, device: str, settings: Mapping[str, Any]):
+        self.device = device
+        self.settings = dict(settings)
+
+    def open(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def read(self, timeout: float) -> list[Read]:  # pragma: no cover - interface
+        """Block up to `timeout` seconds; return the reads that completed (maybe none).
+
+        Raise DeviceGone if the device went away.
+        """
+        raise NotImplementedError
+
+    def flush(self) -> list[Read]:
+        """Return anything half-framed that should still count (called before close on shutdown)."""
+        return []
+
+    def close(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """Where the device is, for logs and status (never secrets)."""
+        return self.name
+
+    def make_read(self, payload: str | bytes, **meta: Any) -> Read:
+        return Read(self.device, self.name, self.content, payload, meta=meta)

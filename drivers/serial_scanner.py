@@ -1,0 +1,85 @@
+"""Serial barcode scanners (RS-232, USB CDC-ACM /dev/ttyACM*, USB-serial) via pyserial."""
+
+from __future__ import annotations
+
+import time
+
+from .base import DeviceGone, DeviceUnavailable, Driver, Option, Read, in_range, one_of
+from .scanner_framing import TERMINATORS, ScanFramer
+
+PARITY = {"none": "N", "even": "E", "odd": "O", "mark": "M", "space": "S"}
+
+
+class SerialScanner(Driver):
+    name = "serial-scanner"
+    content = "barcode"
+    options = {
+        "port": Option(str, doc="e.g. /dev/ttyACM0 or a udev name like /dev/tally/door-1"),
+        "baudrate": Option(int, 9600, one_of(1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400)),
+        "bytesize": Option(int, 8, one_of(5, 6, 7, 8)),
+        "parity": Option(str, "none", one_of(*PARITY)),
+        "stopbits": Option((int, float), 1, one_of(1, 1.5, 2)),
+        "rtscts": Option(bool, False),
+        "terminator": Option(str, "any", one_of(*TERMINATORS), doc="what ends a scan; none = silence"),
+        "char_timeout_ms": Option((int, float), 50, in_range(1, 10_000)),
+        "prefix": Option(str, "", doc="stripped from the start of each scan"),
+        "suffix": Option(str, "", doc="stripped from the end of each scan"),
+        "max_length": Option(int, 4096, in_range(16, 1 << 20)),
+        "encoding": Option(str, "utf-8", one_of("utf-8", "latin-1", "ascii")),
+    }
+
+    def __init__(self, device, settings):
+        super().__init__(device, settings)
+        self.serial = None
+        self.framer = self._framer()
+
+    def _framer(self) -> ScanFramer:
+        s = self.settings
+        return ScanFramer(s.get("terminator", "any"), s.get("char_timeout_ms", 50) / 1000.0, s.get("prefix", ""),
+                          s.get("suffix", ""), s.get("max_length", 4096), s.get("encoding", "utf-8"))
+
+    def describe(self) -> str:
+        return f"{self.settings['port']} @ {self.settings.get('baudrate', 9600)} baud"
+
+    def open(self) -> None:
+        import serial  # pyserial
+
+        s = self.settings
+        try:
+            self.serial = serial.Serial(
+                s["port"], baudrate=s.get("baudrate", 9600), bytesize=s.get("bytesize", 8),
+                parity=PARITY[s.get("parity", "none")], stopbits=s.get("stopbits", 1),
+                rtscts=s.get("rtscts", False), timeout=0.05, exclusive=True)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise DeviceUnavailable(f"cannot open {s['port']}: {exc}") from None
+        self.framer = self._framer()
+
+    def read(self, timeout: float) -> list[Read]:
+        import serial
+
+        port = self.serial
+        if port is None:
+            raise DeviceGone("not open")
+        deadline = time.monotonic() + timeout
+        reads: list[Read] = []
+        while True:
+            try:
+                data = port.read(max(1, port.in_waiting))
+            except (serial.SerialException, OSError) as exc:
+                raise DeviceGone(f"{self.settings['port']} went away: {exc}") from None
+            now = time.monotonic()
+            frames = self.framer.feed(data, now) if data else self.framer.tick(now)
+            reads.extend(self.make_read(f.text, aim=f.aim, error=f.error) for f in frames)
+            if reads or now >= deadline:
+                return reads
+
+    def flush(self) -> list[Read]:
+        return [self.make_read(f.text, aim=f.aim, error=f.error) for f in self.framer.flush()]
+
+    def close(self) -> None:
+        if self.serial is not None:
+            try:
+                self.serial.close()
+            except Exception:
+                pass
+            self.serial = None

@@ -1,0 +1,25 @@
+"""Validate a config file: exit 0 if it is good, else exit 2 with one line per problem, naming the key."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..config import ConfigError, load
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", required=True, help="the TOML config file")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load(args.config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"{args.config}: {problem}", file=sys.stderr)
+        return 2
+    enabled = [d for d in config.devices if d.enabled]
+    print(f"{args.config}: ok (gateway {config.gateway_id}, {len(enabled)} devices, "
+          f"broker {', '.join(map(str, config.brokers))})")
+    return 0

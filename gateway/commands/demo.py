@@ -1,0 +1,139 @@
+"""The whole system on one machine: simulated devices, a private broker, the gateway, and a live view.
+
+Starts a private mosquitto on a free loopback port (not the system broker), the
+simulators, and the gateway with gateway/demo.toml; then prints every event the
+broker delivers, one line each. Ctrl+C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from importlib import resources
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from simulators.labels import check_digit, labels
+from simulators.serial_scanner import SerialScannerSimulator
+
+from ..broker import BrokerUnavailable, Mosquitto
+
+
+PALLET = "10614141123456789"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rate", type=float, default=1.0, help="scans per second from the simulated scanner")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl+C)")
+    parser.add_argument("--json", action="store_true", help="print whole events as JSON lines")
+    parser.add_argument("--keep", action="store_true", help="keep the demo's data directory")
+
+
+def summarize(topic: str, payload: bytes) -> str:
+    try:
+        msg = json.loads(payload)
+    except ValueError:
+        return f"{topic}: {payload[:80]!r}"
+    kind = topic.rsplit("/", 1)[-1]
+    if kind == "events":
+        what = msg.get("epcList") or [q["epcClass"] + f" x{q.get('quantity', 1)}" for q in msg.get("quantityList", [])]
+        if msg.get("type") == "AggregationEvent":
+            what = [f"{msg.get('parentID')} <- {len(msg.get('childEPCs', []))} units"]
+        return (f"#{msg.get('tally:seq')} {msg.get('type')} {msg.get('bizStep', '-')}/{msg.get('disposition', '-')} "
+                f"{', '.join(what)}  [{msg.get('tally:device')}]")
+    if kind == "rejects":
+        return f"reject from {msg.get('device')}: {msg.get('error')}  raw={msg.get('raw')!r}"
+    if kind == "status":
+        return f"status: {msg.get('state')}"
+    return f"{kind}: {json.dumps(msg)[:120]}"
+
+
+def run(args: argparse.Namespace) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="tally-demo-"))
+    broker = Mosquitto()
+    try:
+        broker.start()
+    except BrokerUnavailable as exc:
+        print(f"tally demo: {exc}", file=sys.stderr)
+        return 2
+    scanner = SerialScannerSimulator(str(workdir / "scanner")).start()
+    template = resources.files("gateway").joinpath("demo.toml").read_text()
+    config = (template.replace("@DATA_DIR@", str(workdir / "data")).replace("@BROKER_PORT@", str(broker.port))
+              .replace("@SCANNER@", scanner.path))
+    config_path = workdir / "tally.toml"
+    config_path.write_text(config)
+    print(f"tally demo: broker on 127.0.0.1:{broker.port}, scanner on {scanner.path}, config {config_path}",
+          file=sys.stderr)
+
+    lock = threading.Lock()
+
+    def on_message(client, userdata, message):
+        with lock:
+            if args.json:
+                print(message.payload.decode("utf-8", "replace"), flush=True)
+            else:
+                print(summarize(message.topic, message.payload), flush=True)
+
+    viewer = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="tally-demo-viewer")
+    viewer.on_message = on_message
+    viewer.on_connect = lambda c, *a: c.subscribe("tally/#", qos=1)
+    viewer.connect("127.0.0.1", broker.port)
+    viewer.loop_start()
+
+    gateway = subprocess.Popen([sys.executable, "-m", "gateway", "run", "-c", str(config_path)],
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    # A realistic dock: mostly labels, now and then a mode change, a packing session and a bad scan.
+    def script():
+        gen = labels()
+        yield "MODE-RECEIVING"
+        while True:
+            for _ in range(8):
+                yield next(gen)
+            yield "]C1010950600013435X"  # a smudged label: bad check digit
+            yield "PACK-START"
+            yield "]C100" + PALLET + check_digit(PALLET)  # the pallet's SSCC
+            for _ in range(3):
+                yield next(gen)
+            yield "PACK-CLOSE"
+            yield "MODE-SHIPPING"
+            for _ in range(4):
+                yield next(gen)
+            yield "MODE-RECEIVING"
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    try:
+        time.sleep(1.0)
+        scanner.play(script(), args.rate)
+        deadline = time.monotonic() + args.duration if args.duration else None
+        while not stop.is_set() and gateway.poll() is None:
+            if deadline and time.monotonic() >= deadline:
+                break
+            stop.wait(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        scanner.stop()
+        if gateway.poll() is None:
+            gateway.send_signal(signal.SIGTERM)
+            try:
+                gateway.wait(15)
+            except subprocess.TimeoutExpired:
+                gateway.kill()
+        time.sleep(0.3)
+        viewer.loop_stop()
+        broker.close()
+        if not args.keep:
+            import shutil
+
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if gateway.returncode in (0, None) else 1

@@ -1,0 +1,81 @@
+"""Show the running daemon's state: devices, broker link, backlog, drops, last event, GPS fix.
+
+Reads the status the daemon refreshes every second in its data directory; exit 1
+if the daemon is not running (or has not written a status for 10 seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from ..config import ConfigError, load
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", default="/etc/tally/tally.toml", help="the daemon's config file")
+    parser.add_argument("--json", action="store_true", help="print the raw JSON")
+
+
+def _ago(t: float | None) -> str:
+    if not t:
+        return "never"
+    s = max(0.0, time.time() - t)
+    return f"{s:.0f}s ago" if s < 120 else f"{s / 60:.0f}min ago" if s < 7200 else f"{s / 3600:.1f}h ago"
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load(args.config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"{args.config}: {problem}", file=sys.stderr)
+        return 2
+    path = Path(config.data_dir) / "status.json"
+    try:
+        status = json.loads(path.read_text())
+    except (OSError, ValueError):
+        print(f"tally status: no status in {path}: the daemon has not run with this config", file=sys.stderr)
+        return 1
+    running = status.get("state") == "running" and _alive(status.get("pid")) and time.time() - status.get("time", 0) < 10
+    if args.json:
+        status["running"] = running
+        print(json.dumps(status, indent=1))
+        return 0 if running else 1
+    print(f"gateway {status['gateway']}: {'running' if running else 'NOT RUNNING'} "
+          f"(pid {status.get('pid')}, up {status.get('uptime_s', 0):.0f}s, status {_ago(status.get('time'))})")
+    b = status.get("broker") or {}
+    print(f"broker: {b.get('state')} {b.get('broker') or ''} since {_ago(b.get('since'))}"
+          + (f" — {b['error']}" if b.get("error") else "")
+          + f"; published {b.get('published', 0)}, acked {b.get('acked', 0)}, in flight {b.get('in_flight', 0)}")
+    q = status.get("backlog") or {}
+    age = q.get("oldest_age_s")
+    print(f"backlog: {q.get('events', 0)} events, {q.get('positions', 0)} positions, {q.get('rejects', 0)} rejects; "
+          f"oldest {'-' if age is None else f'{age:.0f}s'}; {q.get('bytes', 0) / 1e6:.1f} of "
+          f"{q.get('budget_bytes', 0) / 1e6:.0f} MB")
+    drops = status.get("drops") or {}
+    print("drops: " + (", ".join(f"{k} {v}" for k, v in drops.items() if v) or "none"))
+    for d in status.get("devices", []):
+        print(f"device {d['name']} ({d['driver']}, {d['where']}): {d['state']}, {d['reads']} reads, "
+              f"last {_ago(d.get('last_read'))}" + (f" — {d['error']}" if d.get("error") else ""))
+    last = status.get("last_event")
+    print("last event: " + (f"{last['type']} from {last['device']} at {last['time']}" if last else "none"))
+    if status.get("gps"):
+        print(f"gps: {json.dumps(status['gps'])}")
+    return 0 if running else 1

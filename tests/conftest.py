@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gateway.broker import BrokerUnavailable, Mosquitto  # noqa: E402
+from tests.helpers.gateway import GatewayProcess  # noqa: E402
+from tests.helpers.mqtt import Subscriber  # noqa: E402
+
+
+@pytest.fixture
+def mosquitto():
+    broker = Mosquitto()
+    try:
+        broker.start()
+    except BrokerUnavailable as exc:  # CI installs it; a developer without it gets told, not a traceback
+        pytest.fail(f"tests need mosquitto: {exc}")
+    yield broker
+    broker.close()
+
+
+@pytest.fixture
+def subscriber(mosquitto):
+    sub = Subscriber(mosquitto.host, mosquitto.port, "tally/#")
+    assert sub.wait_for(lambda s: s.client.is_connected(), 10)
+    yield sub
+    sub.close()
+
+
+@pytest.fixture
+def gateway_process(tmp_path):
+    started: list[GatewayProcess] = []
+
+    def start(config: Path) -> GatewayProcess:
+        gp = GatewayProcess(config, tmp_path / f"gateway-{len(started)}.log").start()
+        started.append(gp)
+        return gp
+
+    yield start
+    for gp in started:
+        gp.close()
+
+
+@pytest.fixture(scope="session")
+def epcis_validator():
+    """GS1's EPCIS 2.0 JSON schema (the project's copy), with format checks on."""
+    import jsonschema
+
+    schema = json.loads((ROOT / "gateway" / "epcis" / "EPCIS-JSON-Schema.json").read_text())
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+
+
+@pytest.fixture(scope="session")
+def assert_epcis(epcis_validator):
+    def check(event: dict) -> None:
+        errors = sorted(epcis_validator.iter_errors(event), key=lambda e: e.path)
+        assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:5]) + "\n" + json.dumps(event)
+
+    return check
