@@ -31,11 +31,13 @@ def find_mosquitto() -> str | None:
 
 
 class Mosquitto:
-    def __init__(self, port: int | None = None, persistence: bool = False, extra: str = ""):
+    def __init__(self, port: int | None = None, persistence: bool = False, extra: str = "",
+                 password_file: str | None = None):
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self.persistence = persistence
         self.extra = extra
+        self.password_file = password_file
         self.dir = Path(tempfile.mkdtemp(prefix="tally-mosquitto-"))
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -44,9 +46,13 @@ class Mosquitto:
         if binary is None:
             raise BrokerUnavailable("mosquitto is not installed (Debian: apt-get install mosquitto)")
         conf = self.dir / "mosquitto.conf"
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "max_queued_messages 0",
+        auth = [f"allow_anonymous false", f"password_file {self.password_file}"] if self.password_file else [
+            "allow_anonymous true"]
+        lines = [f"listener {self.port} 127.0.0.1", *auth, "max_queued_messages 0",
                  "max_inflight_messages 0", f"persistence {'true' if self.persistence else 'false'}",
                  f"persistence_location {self.dir}/", "log_dest stderr", "log_type error", "log_type warning",
+                 # As root, mosquitto would drop to its own user and lose access to the test's files.
+                 "user root" if os.geteuid() == 0 else "",
                  self.extra]
         conf.write_text("\n".join(lines) + "\n")
         self.log = open(self.dir / "mosquitto.log", "ab")

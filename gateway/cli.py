@@ -1,4 +1,4 @@
-"""`tally …` and `python -m gateway …`: one program, subcommands in gateway/commands/."""
+"""Tally, an edge scanning gateway: barcode, RFID and GPS reads to GS1 EPCIS 2.0 events over MQTT."""
 
 from __future__ import annotations
 
@@ -20,24 +20,41 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `only`, just that command's module is imported (a daemon starts faster)."""
     parser = argparse.ArgumentParser(prog="tally", description=__doc__)
     parser.add_argument("--version", action="version", version=f"tally {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
+        if only is not None and name != only:
+            sub.add_parser(name, help=help_text)
+            continue
         try:
             module = importlib.import_module(module_name)
-        except ImportError:
-            continue  # a command whose optional parts are not installed
-        p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip())
+        except ImportError as exc:
+            p = sub.add_parser(name, help=f"{help_text} (unavailable: {exc})")
+            p.set_defaults(_unavailable=str(exc))
+            continue
+        p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip(),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    command = argv[0] if argv and argv[0] in COMMANDS else None
+    if command == "run":
+        # Before any slow import: a SIGTERM while starting must still mean a clean stop.
+        from .daemon_signals import catch_early_signals
+
+        catch_early_signals()
+    parser = build_parser(command)
     args = parser.parse_args(argv)
+    if getattr(args, "_unavailable", None):
+        print(f"tally {args.command}: unavailable here: {args._unavailable}", file=sys.stderr)
+        return 2
     if not getattr(args, "_run", None):
         parser.print_help(sys.stderr)
         return 2

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import drivers
 from drivers.base import Read
 
-from . import __version__, systemd
+from . import __version__, daemon_signals, systemd
 from .config import Config, ConfigError, load
 from .device_runner import DeviceRunner
 from .outbox import Outbox
@@ -48,6 +48,8 @@ class Daemon:
         self.ticks: list[Callable[[float], None]] = []  # called about every 100 ms on the loop
         self.status_parts: dict[str, Callable[[], Any]] = {}
         self.cleanups: list[Callable[[], Any]] = []
+        #: (topic, payload) of a message on the command topic; set by the remote-commands plugin
+        self.command_handler: Callable[[str, bytes], None] | None = None
         self.ready = False
 
     # ---- life cycle ---------------------------------------------------------------------
@@ -70,6 +72,8 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(sig, self.stopping.set)
         self.loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        if daemon_signals.early_stop:
+            self.stopping.set()
         self.ready = True
         systemd.notify("READY=1\nSTATUS=running")
         self._write_status()
@@ -84,6 +88,7 @@ class Daemon:
         self.pipeline = Pipeline(self.config, self.outbox)
         self.ticks = []
         self.status_parts = {}
+        self.command_handler = None
         for plugin in PLUGINS:
             plugin(self)
 
@@ -123,7 +128,8 @@ class Daemon:
     async def _main_loop(self) -> None:
         assert self.stopping is not None
         watchdog = systemd.watchdog_interval()
-        last_watchdog = last_status = last_broker_status = 0.0
+        last_watchdog = last_status = 0.0
+        last_broker_status = time.monotonic()  # the publisher already says "online" on connect
         status_interval = float(self.config.mqtt["status_interval"])
         while not self.stopping.is_set():
             try:
@@ -204,9 +210,8 @@ class Daemon:
     # ---- status -------------------------------------------------------------------------
 
     def _on_command(self, topic: str, payload: bytes) -> None:
-        handler = self.status_parts.get("_command_handler")
-        if callable(handler):
-            handler(topic, payload)
+        if self.command_handler is not None:
+            self.command_handler(topic, payload)
         else:
             log.warning("refused a remote command: remote commands are not enabled on this gateway")
 
@@ -245,11 +250,10 @@ class Daemon:
         if self.pipeline is not None:
             status.update(self.pipeline.status())
         for key, part in self.status_parts.items():
-            if not key.startswith("_"):
-                try:
-                    status[key] = part()
-                except Exception:
-                    log.exception("status part %s failed", key)
+            try:
+                status[key] = part()
+            except Exception:
+                log.exception("status part %s failed", key)
         return status
 
     def _write_status(self, state: str | None = None) -> None:

@@ -20,7 +20,7 @@ from drivers.base import Read
 
 from . import events
 from .config import Config, DeviceConfig
-from .decode import decode
+from .decode import decode, set_company_prefixes
 from .dock import DoubleScanFilter, ModeBoard, PackingSession
 from .events import Where, iso_time
 from .outbox import Outbox
@@ -35,6 +35,7 @@ class Pipeline:
     def __init__(self, config: Config, outbox: Outbox):
         self.config = config
         self.outbox = outbox
+        set_company_prefixes(config.gateway["company_prefixes"])
         self.devices: dict[str, DeviceConfig] = {d.name: d for d in config.devices}
         self.modes = ModeBoard(config.modes)
         self.overrides: dict[str, Where] = {}

@@ -187,6 +187,15 @@ class Publisher:
         payload.update(self.status_payload())
         client.publish(self.status_topic, json.dumps(payload, separators=(",", ":")), qos=1, retain=True)
 
+    def publish_transient(self, suffix: str, payload: dict[str, Any], retain: bool = False) -> bool:
+        """A message that is not worth the outbox (command results): sent now at QoS 1, or not at all."""
+        client = self._client
+        if client is None:
+            return False
+        topic = f"{self.config.topic_root}/{self.config.gateway_id}/{suffix}"
+        client.publish(topic, json.dumps(payload, separators=(",", ":")), qos=1, retain=retain)
+        return True
+
     def pending(self) -> int:
         return len(self._inflight)
 
