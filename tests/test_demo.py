@@ -1,0 +1,19 @@
+"""The README's first command: `tally demo` shows events arriving, and stops cleanly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.helpers.gateway import ROOT
+
+
+def test_demo_shows_events(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "gateway", "demo", "--duration", "8", "--rate", "5"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert sum("ObjectEvent" in line for line in lines) >= 5, result.stdout
+    assert any(line.startswith("reject from") for line in lines)     # the smudged label
+    assert "stopped cleanly" in result.stderr
+    assert "Traceback" not in result.stderr
