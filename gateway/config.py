@@ -423,3 +423,9 @@ def load(path: str | Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
     return parse(document, path.resolve())
+
+
+# Sections that other parts of the gateway own and validate (they import this module lazily).
+from gateway.gps.settings import validate_geofences, validate_gps  # noqa: E402
+
+EXTRA_SECTIONS.update({"gps": validate_gps, "geofence": validate_geofences})

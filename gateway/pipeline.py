@@ -44,8 +44,12 @@ class Pipeline:
         self.handlers: dict[str, Handler] = {"barcode": Pipeline.scan}
         #: where a vehicle is: () -> (geo read point or None, extension fields); set by the GPS part
         self.position: Callable[[], tuple[str | None, Mapping[str, Any]]] = lambda: (None, {})
+        #: the business location of the geofence a vehicle is in, if any (set by the GPS part)
+        self.fence_location: Callable[[], str | None] = lambda: None
         #: event time from a read's wall time (the GPS clock guard replaces it on vehicles without RTC)
         self.event_wall: Callable[[float], tuple[float, Mapping[str, Any]]] = lambda wall: (wall, {})
+        #: called with every event after it is handed to the outbox (e.g. a vehicle's cargo)
+        self.observers: list[Callable[[dict[str, Any]], None]] = []
         self.counters = {"reads": 0, "events": 0, "rejects": 0, "duplicates": 0, "modes": 0, "aggregations": 0}
         self.last_event: dict[str, Any] | None = None
 
@@ -73,7 +77,7 @@ class Pipeline:
             biz_step=cfg.biz_step if cfg else None,
             disposition=cfg.disposition if cfg else None,
             read_point=(cfg.read_point if cfg else None) or site.get("read_point"),
-            biz_location=(cfg.biz_location if cfg else None) or site.get("biz_location"),
+            biz_location=(cfg.biz_location if cfg else None) or self.fence_location() or site.get("biz_location"),
         )
         override = self.overrides.get(device)
         if override is not None:
@@ -97,6 +101,8 @@ class Pipeline:
     def emit(self, event: dict[str, Any], device: str) -> None:
         self.outbox.submit("events", event, device)
         self.counters["events"] += 1
+        for observe in self.observers:
+            observe(event)
         self.last_event = {"time": event["eventTime"], "type": event["type"], "device": device,
                            "eventID": event["eventID"]}
 

@@ -331,3 +331,13 @@ def test_parser_functions_raise_decode_error_only():
     for bad in ("", GS, "01", "99" + "x" * 91, "23"):
         with pytest.raises(DecodeError):
             parse_element_string(bad)
+
+
+def test_digits_in_symbologies_that_never_carry_gs1_keys_are_text():
+    from gateway.decode import decode
+
+    for text in ("]A0201541368446", "]F0201541368446", "]Q1201541368446"):
+        result = decode(text)
+        assert result["kind"] == "text" and result["valid"], result
+    # a tracking number may be printed in any symbology
+    assert decode("]A01Z999AA10123456784")["kind"] == "tracking"

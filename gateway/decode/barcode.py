@@ -32,7 +32,9 @@ counts like one when the text has none.
    d. GTIN/SSCC lengths with a bad check digit: kind gs1, valid false.
    e. Any other valid GS1 element string; a key-led one with errors (valid false).
    With a Code 128 identifier that is not GS1-128 (]C0), carriers come before a: a
-   12-digit FedEx number in plain Code 128 is not a UPC-A.
+   12-digit FedEx number in plain Code 128 is not a UPC-A. With the identifier of a
+   symbology that never carries GS1 keys (Code 39 ]A, Codabar ]F, plain QR ]Q1, ...),
+   only c applies, else the digits are text.
 7. Other text: a tracking number (1Z..., TBA..., S10 like EC123456785US ...), else a GS1
    element string whose first AI is a key, else kind text.
 """
@@ -107,6 +109,11 @@ def _decode(text: str, symbology: str | None) -> dict[str, Any]:
             return _element_string(result, data)
     plain = tracking.normalize(body)
     if _DIGITS.fullmatch(plain):
+        if hint is not None and hint.name not in ("code128", "itf"):
+            # A symbology that never carries GS1 keys (Code 39, Codabar, plain QR, ...): its
+            # digits are an internal code or a tracking number, not a GTIN that failed its check.
+            found = tracking.match(plain)
+            return _tracking(result, found) if found is not None else _text(result)
         return _digits(result, plain, code128=hint is not None and hint.name == "code128")
     return _other_text(result, body, plain)
 
