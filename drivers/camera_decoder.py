@@ -1,0 +1,289 @@
+"""Find and decode every barcode in a picture (camera frame or image file).
+
+zxing-cpp is the main decoder: it reads every symbology a warehouse label
+carries (GS1-128, EAN/UPC, QR, DataMatrix, PDF417, DataBar, …), reports the AIM
+symbology identifier and GS1 mode, and returns FNC1 as GS. ZBar reads no
+DataMatrix and no PDF417, but on our measurements (benchmarks/camera_fps.py)
+it reads EAN-13 at 45° and under blur where zxing-cpp 3.1 gives up, so by
+default (`decoders="both"`) ZBar also scans for linear codes and adds what
+zxing-cpp missed. Without libzbar, decoding falls back to zxing-cpp alone.
+
+Results are plain dicts:
+    {"text": "]d2" + "0109506000134352\\x1d10ABC",   # AIM identifier first, GS as FNC1
+     "symbology": "gs1-datamatrix", "position": {"x", "y", "w", "h"},
+     "decoder": "zxing"}
+
+cv2, zxingcpp and pyzbar are imported on first use, never at module import.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+from collections.abc import Iterable, Sequence
+
+log = logging.getLogger(__name__)
+
+DECODERS = ("zxing", "zbar", "both")
+
+# zxing-cpp format name → our symbology name; GS1 content gets the gs1- form.
+_ZXING_NAMES = {
+    "Code128": ("code128", "gs1-128"),
+    "EAN13": ("ean-13", "ean-13"),
+    "EAN8": ("ean-8", "ean-8"),
+    "UPCA": ("upc-a", "upc-a"),
+    "UPCE": ("upc-e", "upc-e"),
+    "ISBN": ("isbn", "isbn"),
+    "QRCode": ("qr", "gs1-qr"),
+    "MicroQRCode": ("micro-qr", "micro-qr"),
+    "RMQRCode": ("rmqr", "gs1-rmqr"),
+    "DataMatrix": ("datamatrix", "gs1-datamatrix"),
+    "PDF417": ("pdf417", "pdf417"),
+    "CompactPDF417": ("pdf417", "pdf417"),
+    "MicroPDF417": ("micropdf417", "micropdf417"),
+    "Aztec": ("aztec", "gs1-aztec"),
+    "AztecCode": ("aztec", "gs1-aztec"),
+    "DataBar": ("gs1-databar", "gs1-databar"),
+    "DataBarOmni": ("gs1-databar", "gs1-databar"),
+    "DataBarStk": ("gs1-databar", "gs1-databar"),
+    "DataBarStkOmni": ("gs1-databar", "gs1-databar"),
+    "DataBarExpanded": ("gs1-databar-expanded", "gs1-databar-expanded"),
+    "DataBarExp": ("gs1-databar-expanded", "gs1-databar-expanded"),
+    "DataBarExpStk": ("gs1-databar-expanded", "gs1-databar-expanded"),
+    "DataBarLimited": ("gs1-databar-limited", "gs1-databar-limited"),
+    "DataBarLtd": ("gs1-databar-limited", "gs1-databar-limited"),
+    "Code39": ("code39", "code39"),
+    "Code39Std": ("code39", "code39"),
+    "Code39Ext": ("code39", "code39"),
+    "Code93": ("code93", "code93"),
+    "ITF": ("itf", "itf"),
+    "ITF14": ("itf-14", "itf-14"),
+    "Codabar": ("codabar", "codabar"),
+    "MaxiCode": ("maxicode", "maxicode"),
+}
+
+# ZBar symbol type (zbar.h) → (symbology, AIM identifier, GS1 symbology, GS1 AIM identifier).
+_ZBAR_TYPES = {
+    128: ("code128", "]C0", "gs1-128", "]C1"),
+    13: ("ean-13", "]E0", "ean-13", "]E0"),
+    8: ("ean-8", "]E4", "ean-8", "]E4"),
+    12: ("upc-a", "]E0", "upc-a", "]E0"),
+    9: ("upc-e", "]E0", "upc-e", "]E0"),
+    39: ("code39", "]A0", "code39", "]A0"),
+    93: ("code93", "]G0", "code93", "]G0"),
+    25: ("itf", "]I0", "itf", "]I0"),
+    38: ("codabar", "]F0", "codabar", "]F0"),
+    34: ("gs1-databar", "]e0", "gs1-databar", "]e0"),
+    35: ("gs1-databar-expanded", "]e0", "gs1-databar-expanded", "]e0"),
+    64: ("qr", "]Q1", "gs1-qr", "]Q3"),
+}
+_ZBAR_LINEAR = (128, 13, 8, 12, 9, 39, 93, 25, 38, 34, 35)
+_ZBAR_MOD_GS1 = 1 << 0
+# Scan every Nth line. 3 keeps the reads on our test pictures at a third of
+# the time of 1 (benchmarks/camera_fps.py); QR needs 2 or less.
+ZBAR_DENSITY_LINEAR = 3
+ZBAR_DENSITY_ALL = 2
+
+_zbar_state: dict[str, Any] = {}
+
+
+def _zbar_lib():
+    """pyzbar's ctypes binding of libzbar, or None (logged once) when pyzbar or libzbar is missing.
+
+    We drive libzbar through it rather than through pyzbar.decode(), which
+    hides what we need: the symbol's GS1 modifier (FNC1 in first position, so
+    ]C1/]Q3 can be told from ]C0/]Q1), scan density and symbology selection.
+    """
+    if "lib" not in _zbar_state:
+        try:
+            import ctypes
+
+            from pyzbar import wrapper
+
+            _zbar_state["modifiers"] = wrapper.zbar_function(
+                "zbar_symbol_get_modifiers", ctypes.c_uint, ctypes.POINTER(wrapper.zbar_symbol))
+            _zbar_state["lib"] = wrapper
+        except (ImportError, OSError, AttributeError) as exc:
+            log.warning("ZBar is unavailable (%s); decoding with zxing-cpp alone", exc)
+            _zbar_state["lib"] = None
+    return _zbar_state["lib"]
+
+
+def zbar_available() -> bool:
+    return _zbar_lib() is not None
+
+
+def _gray(frame: Any):
+    import numpy as np
+
+    arr = np.asarray(frame)
+    if arr.ndim == 2:
+        gray = arr
+    elif arr.ndim == 3 and arr.shape[2] in (3, 4):
+        import cv2
+
+        gray = cv2.cvtColor(arr, cv2.COLOR_BGR2GRAY if arr.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+    elif arr.ndim == 3 and arr.shape[2] == 1:
+        gray = arr[:, :, 0]
+    else:
+        raise ValueError(f"expected a grayscale or BGR image, got an array of shape {arr.shape}")
+    if gray.dtype != np.uint8:
+        raise ValueError(f"expected 8-bit pixels, got {gray.dtype}")
+    return np.ascontiguousarray(gray)
+
+
+def _crop(gray: Any, roi: Sequence[int] | None):
+    if not roi:
+        return gray, 0, 0
+    x, y, w, h = (int(v) for v in roi)
+    height, width = gray.shape[:2]
+    x0, y0 = max(0, min(x, width)), max(0, min(y, height))
+    x1, y1 = max(x0, min(x + w, width)), max(y0, min(y + h, height))
+    return gray[y0:y1, x0:x1], x0, y0
+
+
+def _box(points: Iterable[tuple[float, float]], dx: int, dy: int) -> dict[str, int]:
+    xs, ys = zip(*points, strict=True)
+    x0, y0 = int(min(xs)), int(min(ys))
+    return {"x": x0 + dx, "y": y0 + dy, "w": int(max(xs)) - x0, "h": int(max(ys)) - y0}
+
+
+def _zxing(gray: Any, dx: int, dy: int) -> list[dict[str, Any]]:
+    import zxingcpp
+
+    out = []
+    for bc in zxingcpp.read_barcodes(gray, text_mode=zxingcpp.TextMode.Plain):
+        fmt = bc.format.name
+        plain, gs1 = _ZXING_NAMES.get(fmt, (fmt.lower(), fmt.lower()))
+        is_gs1 = bc.content_type == zxingcpp.ContentType.GS1
+        p = bc.position
+        corners = [(p.top_left.x, p.top_left.y), (p.top_right.x, p.top_right.y),
+                   (p.bottom_right.x, p.bottom_right.y), (p.bottom_left.x, p.bottom_left.y)]
+        out.append({
+            "text": bc.symbology_identifier + bc.text,
+            "symbology": gs1 if is_gs1 else plain,
+            "position": _box(corners, dx, dy),
+            "decoder": "zxing",
+        })
+    return out
+
+
+def _zbar(gray: Any, dx: int, dy: int, linear_only: bool) -> list[dict[str, Any]]:
+    import ctypes
+
+    w = _zbar_lib()
+    if w is None:
+        return []
+    get_modifiers = _zbar_state["modifiers"]
+    cfg = w.ZBarConfig
+    density = ZBAR_DENSITY_LINEAR if linear_only else ZBAR_DENSITY_ALL
+    scanner = w.zbar_image_scanner_create()
+    image = w.zbar_image_create()
+    out = []
+    try:
+        if linear_only:
+            w.zbar_image_scanner_set_config(scanner, 0, cfg.CFG_ENABLE, 0)
+            for sym_type in _ZBAR_LINEAR:
+                w.zbar_image_scanner_set_config(scanner, sym_type, cfg.CFG_ENABLE, 1)
+        w.zbar_image_scanner_set_config(scanner, 0, cfg.CFG_X_DENSITY, density)
+        w.zbar_image_scanner_set_config(scanner, 0, cfg.CFG_Y_DENSITY, density)
+        height, width = gray.shape
+        data = gray.tobytes()
+        w.zbar_image_set_format(image, 0x30303859)  # fourcc "Y800": 8-bit grey
+        w.zbar_image_set_size(image, width, height)
+        w.zbar_image_set_data(image, data, len(data), None)
+        w.zbar_scan_image(scanner, image)
+        sym = w.zbar_image_first_symbol(image)
+        while sym:
+            raw = ctypes.string_at(w.zbar_symbol_get_data(sym), w.zbar_symbol_get_data_length(sym))
+            sym_type = sym.contents.type
+            gs1 = bool(get_modifiers(sym) & _ZBAR_MOD_GS1)
+            name, aim, gs1_name, gs1_aim = _ZBAR_TYPES.get(sym_type, (f"zbar-{sym_type}", "", "", ""))
+            points = [(w.zbar_symbol_get_loc_x(sym, i), w.zbar_symbol_get_loc_y(sym, i))
+                      for i in range(w.zbar_symbol_get_loc_size(sym))]
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("latin-1")
+            out.append({
+                "text": (gs1_aim if gs1 else aim) + text,
+                "symbology": gs1_name if gs1 else name,
+                "position": _box(points or [(0, 0)], dx, dy),
+                "decoder": "zbar",
+            })
+            sym = w.zbar_symbol_next(sym)
+    finally:
+        w.zbar_image_destroy(image)
+        w.zbar_image_scanner_destroy(scanner)
+    return out
+
+
+LINEAR = frozenset({"code128", "gs1-128", "ean-13", "ean-8", "upc-a", "upc-e", "isbn", "code39", "code93", "itf",
+                    "itf-14", "codabar", "gs1-databar", "gs1-databar-expanded", "gs1-databar-limited"})
+
+
+def _drop_conflicting_linear(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Where two linear reads of one symbol disagree, keep the one read on the most scan lines.
+
+    A linear code's check character is weak: on compressed video zxing-cpp was
+    seen reading a 4-pixel strip at the edge of a Code 128 as a different,
+    checksum-valid number, next to the right read of the rest of the bars.
+    """
+    def same_place(a: dict[str, int], b: dict[str, int]) -> bool:
+        # Same bars: nearly the same horizontal extent, and vertically touching
+        # (stacked labels, e.g. a sheet of codes, have a text line between them).
+        overlap = min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"])
+        gap = max(a["y"], b["y"]) - min(a["y"] + a["h"], b["y"] + b["h"])
+        return overlap > 0.9 * max(a["w"], b["w"]) and gap < max(4, 0.25 * max(a["h"], b["h"]))
+
+    linear = [r for r in results if r["symbology"] in LINEAR]
+    drop = set()
+    for i, a in enumerate(linear):
+        for b in linear[i + 1:]:
+            if a["text"] != b["text"] and same_place(a["position"], b["position"]):
+                drop.add(id(a) if a["position"]["h"] < b["position"]["h"] else id(b))
+    return [r for r in results if id(r) not in drop]
+
+
+def _data(result: dict[str, Any]) -> str:
+    text = result["text"]
+    return text[3:] if text.startswith("]") and len(text) >= 3 else text
+
+
+def decode_frame(frame: Any, roi: Sequence[int] | None = None, decoders: str = "both") -> list[dict[str, Any]]:
+    """Every barcode in one frame (grayscale or BGR ndarray); `roi` = [x, y, w, h] limits the search.
+
+    decoders: "zxing", "zbar", or "both" (the default: zxing-cpp for everything,
+    ZBar added for linear codes zxing-cpp did not find). Positions are in full
+    frame coordinates even with a roi.
+    """
+    if decoders not in DECODERS:
+        raise ValueError(f"decoders must be one of {', '.join(DECODERS)}")
+    gray, dx, dy = _crop(_gray(frame), roi)
+    if gray.size == 0:
+        return []
+    results: list[dict[str, Any]] = []
+    if decoders in ("zxing", "both"):
+        results = _zxing(gray, dx, dy)
+    if decoders == "zbar":
+        results = _zbar(gray, dx, dy, linear_only=False)
+    elif decoders == "both":
+        seen = {_data(r) for r in results}
+        results += [r for r in _zbar(gray, dx, dy, linear_only=True) if _data(r) not in seen]
+    return _drop_conflicting_linear(results)
+
+
+def decode_image(path: str | os.PathLike[str], decoders: str = "both") -> list[dict[str, Any]]:
+    """Every barcode in an image file; ValueError with a plain message if it is not a readable image."""
+    import cv2
+
+    name = os.fspath(path)
+    if not os.path.exists(name):
+        raise ValueError(f"{name}: no such file")
+    if os.path.isdir(name):
+        raise ValueError(f"{name}: is a directory, not an image")
+    image = cv2.imread(name, cv2.IMREAD_GRAYSCALE)
+    if image is None or image.size == 0:
+        raise ValueError(f"{name}: not an image this decoder can read (PNG, JPEG, BMP, TIFF, WebP, …)")
+    return decode_frame(image, decoders=decoders)
