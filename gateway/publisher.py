@@ -221,8 +221,10 @@ class Publisher:
     def _make_client(self, generation: int) -> mqtt.Client:
         cfg = self.config.mqtt
         client_id = cfg.get("client_id") or f"tally-{self.config.gateway_id}"
+        # One client per connection: paho must not reconnect on its own (we rotate brokers).
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=self._protocol,
-                             clean_session=None if self._protocol == mqtt.MQTTv5 else True)
+                             clean_session=None if self._protocol == mqtt.MQTTv5 else True,
+                             reconnect_on_failure=False)
         # We bound the window ourselves; paho must never silently queue beyond it.
         client.max_inflight_messages_set(self.window + 8)
         client.max_queued_messages_set(0)
@@ -257,12 +259,24 @@ class Publisher:
             if self.on_message is not None:
                 loop.call_soon_threadsafe(self.on_message, message.topic, bytes(message.payload))
 
+        def on_disconnect(c, userdata, flags, reason_code, properties):
+            userdata["reason"] = str(reason_code)
+            userdata["gone"].set()
+
         client.on_connect = on_connect
+        client.on_disconnect = on_disconnect
         client.on_publish = on_publish
         client.on_message = on_message
         return client
 
     def _network(self) -> None:
+        """Supervise one paho client per connection: connect, let paho's own thread run it, rotate on loss.
+
+        paho is only thread-safe in its threaded mode (loop_start): publish() from the asyncio
+        thread then just queues and wakes paho's thread, which alone writes the socket. Driving
+        client.loop() from a thread of ours would let publish() write concurrently and reorder
+        messages on the wire.
+        """
         brokers = list(self.config.brokers)
         attempt = 0
         index = 0
@@ -271,35 +285,38 @@ class Publisher:
         while not self._stop.is_set():
             broker: Broker = brokers[index % len(brokers)]
             generation += 1
-            userdata: dict[str, Any] = {"broker": str(broker), "connected": False, "refused": None}
+            gone = threading.Event()
+            userdata: dict[str, Any] = {"broker": str(broker), "connected": False, "refused": None, "gone": gone,
+                                        "reason": None}
             error = None
+            client = None
             try:
                 client = self._make_client(generation)
                 client.user_data_set(userdata)
                 client.connect(broker.host, broker.port, keepalive=keepalive)
-                while not self._stop.is_set():
-                    rc = client.loop(timeout=0.05)
-                    if userdata["refused"]:
-                        error = f"broker {broker} refused the connection: {userdata['refused']}"
-                        break
-                    if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                        error = f"connection to {broker} lost: {mqtt.error_string(rc)}"
-                        break
-                if self._stop.is_set():
+                client.loop_start()
+                while not self._stop.is_set() and not gone.is_set():
+                    gone.wait(0.1)
+                if self._stop.is_set() and not gone.is_set():
                     # Clean disconnect: the broker must not publish the will.
                     client.disconnect()
-                    for _ in range(20):
-                        if client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                            break
+                    gone.wait(2)
+                    client.loop_stop()
                     return
-                try:
-                    client.socket() and client.socket().close()
-                except OSError:
-                    pass
+                client.loop_stop()
+                if userdata["refused"]:
+                    error = f"broker {broker} refused the connection: {userdata['refused']}"
+                else:
+                    error = f"connection to {broker} lost: {userdata['reason'] or 'closed'}"
             except CredentialsError as exc:
                 error = str(exc)
             except (OSError, ssl.SSLError, ValueError) as exc:
                 error = f"cannot connect to {broker}: {exc}"
+            finally:
+                if client is not None and self._stop.is_set():
+                    client.loop_stop()
+            if self._stop.is_set():
+                return
             refused = userdata["refused"] or ""
             if self._auto_protocol and self._protocol == mqtt.MQTTv5 and not userdata["connected"] and (
                     "protocol" in refused.lower()):
@@ -311,7 +328,7 @@ class Publisher:
             else:
                 attempt += 1
                 index += 1  # this node is not answering: try the next one
-            log.warning("%s", error or f"disconnected from {broker}")
+            log.warning("%s", error)
             self.loop.call_soon_threadsafe(self._on_link, generation, None, "down", None, error)
             delay = min(BACKOFF_MAX, BACKOFF_MIN * (2 ** min(attempt, 10)))
             self._stop.wait(random.uniform(delay / 2, delay) if attempt else BACKOFF_MIN * random.random())

@@ -46,6 +46,15 @@ def config_for(tmp_path: Path, broker_port: int, scanner, **kw) -> Path:
                         devices=[device], **kw)
 
 
+def first_seen_in_order(events: list[dict]) -> bool:
+    """At-least-once may repeat an event, but never lets a later one overtake an earlier one."""
+    seen: list[int] = []
+    for event in events:
+        if event["tally:seq"] not in seen:
+            seen.append(event["tally:seq"])
+    return seen == sorted(seen)
+
+
 def wait_open(gw, count: int = 1) -> None:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -142,6 +151,7 @@ def test_sigkill_mid_stream_loses_nothing_accepted(tmp_path, mosquitto, subscrib
     # A redelivered event keeps its eventID, so consumers can de-duplicate.
     for event_id, serial in stored.items():
         assert by_id.get(event_id) == serial
+    assert first_seen_in_order(subscriber.on("events"))
     assert gw2.terminate() == 0
 
 
@@ -186,6 +196,7 @@ def test_broker_outage_mid_stream_loses_nothing(tmp_path, scanner, gateway_proce
         assert sub.wait_for(lambda s: {serial_of(e) for e in s.on("events")} >= {f"S{i:06d}" for i in range(300)},
                             30), (len(sub.on("events")), gw.log()[-3000:])
         assert "lost" in gw.log() or "cannot connect" in gw.log()
+        assert first_seen_in_order(sub.on("events"))
         assert gw.terminate() == 0
     finally:
         sub.close()
