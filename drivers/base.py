@@ -86,6 +86,11 @@ class Driver:
     #: driver-specific config keys
     options: ClassVar[Mapping[str, Option]] = {}
 
+    @classmethod
+    def check_settings(cls, settings: Mapping[str, Any]) -> list[str]:
+        """Rules across keys that one Option cannot express; each problem names its keys."""
+        return []
+
     def __init__(self, device: str, settings: Mapping[str, Any]):
         self.device = device
         self.settings = dict(settings)

@@ -164,6 +164,12 @@ class UsbPosScanner(Driver):
         self._intf: int | None = None
         self._reattach = False
 
+    @classmethod
+    def check_settings(cls, settings):
+        if settings.get("hidraw") or (settings.get("vid") and settings.get("pid")):
+            return []
+        return ["set vid and pid (the scanner's USB ids), or hidraw (its /dev/hidrawN)"]
+
     def describe(self) -> str:
         if self.config["hidraw"]:
             return f"usb-pos-scanner {self.config['hidraw']}"

@@ -314,6 +314,8 @@ def _devices(raw: Any, problems: list[str]) -> tuple[DeviceConfig, ...]:
             # Without a driver we cannot know its keys; check only the common ones.
             table = {k: v for k, v in table.items() if k in common_keys}
         values = validate_table(label, table, spec, problems)
+        if driver_cls is not None and not problems_before(problems, label):
+            problems.extend(f"{label}: {message}" for message in driver_cls.check_settings(values))
         name = values.get("name")
         if name in seen:
             problems.append(f"{label}.name: {name!r} is used by another device")
@@ -326,6 +328,11 @@ def _devices(raw: Any, problems: list[str]) -> tuple[DeviceConfig, ...]:
             settings={k: v for k, v in values.items() if k not in common_keys},
         ))
     return tuple(devices)
+
+
+def problems_before(problems: list[str], label: str) -> bool:
+    """Whether this device already has a problem (cross-key rules only run on clean values)."""
+    return any(p.startswith(label + ".") or p.startswith(label + ":") for p in problems)
 
 
 def _modes(raw: Any, device_names: set[str], problems: list[str]) -> tuple[ModeConfig, ...]:

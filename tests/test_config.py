@@ -147,3 +147,9 @@ def test_shipped_examples_are_valid(name, tmp_path):
     path = tmp_path / name
     path.write_text(text)
     cfg.load(path)
+
+
+def test_cross_key_rules_of_a_driver(tmp_path):
+    text = GOOD + '[[device]]\nname = "pos"\ndriver = "usb-pos-scanner"\nvid = 3118\n'
+    problems = problems_of(text, tmp_path)
+    assert any(p.startswith("device[1] (pos): set vid and pid") for p in problems), problems
