@@ -309,6 +309,10 @@ def _devices(raw: Any, problems: list[str]) -> tuple[DeviceConfig, ...]:
                 problems.append(f"{label}.driver: {exc}")
             else:
                 spec.update(driver_cls.options)
+                if driver_cls.content == "epc":
+                    from gateway.rfid import CYCLE_OPTIONS  # read cycles: every RFID reader has them
+
+                    spec.update(CYCLE_OPTIONS)
         common_keys = set(DEVICE_COMMON)
         if driver_cls is None:
             # Without a driver we cannot know its keys; check only the common ones.
@@ -316,6 +320,13 @@ def _devices(raw: Any, problems: list[str]) -> tuple[DeviceConfig, ...]:
         values = validate_table(label, table, spec, problems)
         if driver_cls is not None and not problems_before(problems, label):
             problems.extend(f"{label}: {message}" for message in driver_cls.check_settings(values))
+            if driver_cls.content == "epc":
+                from gateway.rfid import CycleConfig
+
+                try:
+                    CycleConfig.from_settings(values)
+                except ValueError as exc:
+                    problems.append(f"{label}: {exc}")
         name = values.get("name")
         if name in seen:
             problems.append(f"{label}.name: {name!r} is used by another device")

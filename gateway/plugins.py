@@ -39,4 +39,12 @@ def attach_gps(daemon: "Daemon") -> None:
     daemon.status_parts["gps"] = gps.status
 
 
-PLUGINS.append(attach_gps)
+def attach_rfid(daemon: "Daemon") -> None:
+    if not any("cycle_mode" in d.settings and d.enabled for d in daemon.config.devices):
+        return
+    from .rfid.service import RfidService
+
+    RfidService(daemon.pipeline).attach(daemon)
+
+
+PLUGINS.extend([attach_gps, attach_rfid])

@@ -153,3 +153,18 @@ def test_cross_key_rules_of_a_driver(tmp_path):
     text = GOOD + '[[device]]\nname = "pos"\ndriver = "usb-pos-scanner"\nvid = 3118\n'
     problems = problems_of(text, tmp_path)
     assert any(p.startswith("device[1] (pos): set vid and pid") for p in problems), problems
+
+
+def test_rfid_cycle_keys_are_validated(tmp_path):
+    text = GOOD + '''
+[[device]]
+name = "portal"
+driver = "llrp"
+host = "10.0.0.5"
+cycle_mode = "sometimes"
+inside_antennas = ["one"]
+antenna_read_points = { "x" = "urn:epc:id:sgln:0614141.07346.1" }
+'''
+    problems = "\n".join(problems_of(text, tmp_path))
+    for key in ("cycle_mode", "inside_antennas", "antenna_read_points"):
+        assert f"device[1] (portal).{key}" in problems, problems

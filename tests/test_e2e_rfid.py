@@ -1,0 +1,45 @@
+"""A dock-door portal end to end: LLRP reader simulator (real TCP) -> daemon -> mosquitto.
+
+Hundreds of tags per cycle become one event per cycle, with the door direction, and the
+gateway comes back by itself after the reader reboots.
+"""
+
+from __future__ import annotations
+
+from simulators.llrp_reader import LlrpReaderSimulator, PalletPass
+from tests.helpers.gateway import write_config
+
+
+def test_pallet_through_a_door_becomes_one_receiving_event(tmp_path, mosquitto, subscriber, gateway_process,
+                                                            assert_epcis):
+    scenario = PalletPass(cases=300, outside=(1,), inside=(2,), direction="in", pass_s=2.0, gap_s=2.0)
+    with LlrpReaderSimulator(scenario=scenario, rate=3000) as reader:
+        config = write_config(
+            tmp_path / "t.toml", broker_port=mosquitto.port, data_dir=tmp_path / "d", gateway_id="door-4",
+            devices=[{"name": "door-4-portal", "driver": "llrp", "host": "127.0.0.1", "port": reader.port,
+                      "cycle_ms": 5000, "inside_antennas": [2], "outside_antennas": [1],
+                      "keepalive_ms": 1000}])
+        gw = gateway_process(config)
+        assert gw.wait_log("door-4-portal: open", 15), gw.log()
+        assert subscriber.wait_for(lambda s: any(len(e["epcList"]) >= 300 for e in s.on("events")), 30), gw.log()
+        event = next(e for e in subscriber.on("events") if len(e["epcList"]) >= 300)
+        assert_epcis(event)
+        assert event["bizStep"] == "receiving" and event["tally:direction"] == "receiving"
+        assert all(epc.startswith("urn:epc:id:sgtin:0614141.812345.") for epc in event["epcList"])
+        assert len(set(event["epcList"])) == len(event["epcList"])      # de-duplicated per tag
+        assert event["tally:cycle"]["reads"] > len(event["epcList"])     # from a flood of reads
+        assert set(event["tally:additions"]) <= set(event["epcList"])
+
+        reader.reboot(downtime=1.5)
+        assert gw.wait_log("door-4-portal: gone", 15), gw.log()
+        count = gw.log().count("door-4-portal: open")
+        import time
+
+        deadline = time.monotonic() + 20
+        while gw.log().count("door-4-portal: open") <= count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert gw.log().count("door-4-portal: open") > count, gw.log()
+        seen = len(subscriber.on("events"))
+        assert subscriber.wait_for(lambda s: len(s.on("events")) > seen, 30), gw.log()
+        assert gw.terminate() == 0
+        assert "Traceback" not in gw.log()
