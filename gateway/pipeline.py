@@ -83,7 +83,8 @@ class Pipeline:
         if override is not None:
             base = replace(base, biz_step=override.biz_step or base.biz_step,
                            disposition=override.disposition or base.disposition)
-        if not (cfg and cfg.read_point):
+        if not base.read_point:
+            # A vehicle has no fixed read point: where the GPS says it is, is where the read happened.
             geo, _ = self.position()
             if geo:
                 base = replace(base, read_point=geo)

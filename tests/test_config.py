@@ -143,7 +143,9 @@ def test_check_config_cli(tmp_path):
 @pytest.mark.parametrize("name", ["tally.toml", "demo.toml"])
 def test_shipped_examples_are_valid(name, tmp_path):
     text = (ROOT / "config" / name).read_text()
-    text = text.replace("@DATA_DIR@", str(tmp_path)).replace("@BROKER_PORT@", "1883").replace("@SCANNER@", "/dev/null")
+    for key, value in {"@DATA_DIR@": str(tmp_path), "@BROKER_PORT@": "1883", "@SCANNER@": "/dev/null",
+                       "@LLRP_PORT@": "5084", "@GPS@": "/dev/null", "@CAMERA@": "/dev/null"}.items():
+        text = text.replace(key, value)
     path = tmp_path / name
     path.write_text(text)
     cfg.load(path)

@@ -22,7 +22,10 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from simulators.camera import VideoFileCamera
+from simulators.gps import GpsSimulator
 from simulators.labels import check_digit, labels
+from simulators.llrp_reader import LlrpReaderSimulator, PalletPass
 from simulators.serial_scanner import SerialScannerSimulator
 
 from ..broker import BrokerUnavailable, Mosquitto
@@ -46,6 +49,8 @@ def summarize(topic: str, payload: bytes) -> str:
     kind = topic.rsplit("/", 1)[-1]
     if kind == "events":
         what = msg.get("epcList") or [q["epcClass"] + f" x{q.get('quantity', 1)}" for q in msg.get("quantityList", [])]
+        if len(what) > 3:
+            what = what[:2] + [f"... {len(what)} tags in all"]
         if msg.get("type") == "AggregationEvent":
             what = [f"{msg.get('parentID')} <- {len(msg.get('childEPCs', []))} units"]
         return (f"#{msg.get('tally:seq')} {msg.get('type')} {msg.get('bizStep', '-')}/{msg.get('disposition', '-')} "
@@ -54,6 +59,8 @@ def summarize(topic: str, payload: bytes) -> str:
         return f"reject from {msg.get('device')}: {msg.get('error')}  raw={msg.get('raw')!r}"
     if kind == "status":
         return f"status: {msg.get('state')}"
+    if kind == "positions":
+        return f"position: {msg.get('lat'):.5f}, {msg.get('lon'):.5f} at {msg.get('time')}  [{msg.get('device')}]"
     return f"{kind}: {json.dumps(msg)[:120]}"
 
 
@@ -66,13 +73,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"tally demo: {exc}", file=sys.stderr)
         return 2
     scanner = SerialScannerSimulator(str(workdir / "scanner")).start()
+    reader = LlrpReaderSimulator(scenario=PalletPass(cases=24, pass_s=3.0, gap_s=9.0), rate=300).start()
+    gps = GpsSimulator(str(workdir / "gps"), rate_hz=1).start()
+    camera = VideoFileCamera(frames=40, fps=2).start()
     template = resources.files("gateway").joinpath("demo.toml").read_text()
     config = (template.replace("@DATA_DIR@", str(workdir / "data")).replace("@BROKER_PORT@", str(broker.port))
-              .replace("@SCANNER@", scanner.path))
+              .replace("@SCANNER@", scanner.path).replace("@LLRP_PORT@", str(reader.port))
+              .replace("@GPS@", gps.path).replace("@CAMERA@", camera.path))
     config_path = workdir / "tally.toml"
     config_path.write_text(config)
-    print(f"tally demo: broker on 127.0.0.1:{broker.port}, scanner on {scanner.path}, config {config_path}",
-          file=sys.stderr)
+    print(f"tally demo: broker 127.0.0.1:{broker.port}, serial scanner {scanner.path}, LLRP reader "
+          f"127.0.0.1:{reader.port}, GPS {gps.path}, camera {camera.path}; config {config_path}", file=sys.stderr)
 
     lock = threading.Lock()
 
@@ -131,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
                 gateway.kill()
         time.sleep(0.3)
         viewer.loop_stop()
+        for sim in (reader, gps, camera):
+            sim.stop()
         broker.close()
         if not args.keep:
             import shutil
