@@ -145,8 +145,14 @@ MODE = {
     "action": Option(str, "mode", _choice("mode", "pack-start", "pack-close", "pack-cancel")),
     "devices": Option(list, [], doc="devices it applies to; empty = all"),
 }
+def _listen(value: Any) -> str | None:
+    from .health import listen_problem
+
+    return listen_problem(value)
+
+
 STATUS = {
-    "listen": Option(str, "127.0.0.1:8765", doc="health, metrics and status page; '' disables"),
+    "listen": Option(str, "127.0.0.1:8765", _listen, doc="health, metrics and status page; '' disables"),
     "commands": Option(bool, True, doc="accept the allow-listed remote commands on the command topic"),
 }
 

@@ -51,6 +51,7 @@ class Daemon:
         #: (topic, payload) of a message on the command topic; set by the remote-commands plugin
         self.command_handler: Callable[[str, bytes], None] | None = None
         self.ready = False
+        self._reload_lock = asyncio.Lock()
 
     # ---- life cycle ---------------------------------------------------------------------
 
@@ -92,22 +93,29 @@ class Daemon:
         for plugin in PLUGINS:
             plugin(self)
 
-    def _start_devices(self) -> None:
+    def _start_devices(self, keep: dict[str, DeviceRunner] | None = None) -> None:
+        """Start a runner per enabled device; `keep` holds runners still valid after a reload."""
+        keep = keep or {}
         for device in self.config.devices:
             if not device.enabled:
                 log.info("%s: disabled in config", device.name)
+                continue
+            if device.name in keep:
+                self.runners.append(keep.pop(device.name))
                 continue
             cls = drivers.load(device.driver)
             runner = DeviceRunner(cls(device.name, device.settings), self._reads_from_thread)
             runner.start()
             self.runners.append(runner)
 
-    def _stop_devices(self) -> None:
-        for runner in self.runners:
-            runner._stop.set()
-        for runner in self.runners:
+    def _stop_devices(self, runners: list[DeviceRunner] | None = None) -> None:
+        runners = self.runners if runners is None else runners
+        for runner in runners:
+            runner._stop.set()  # all at once: each stop() then waits for only one read timeout
+        for runner in runners:
             runner.stop()
-        self.runners = []
+        if runners is self.runners:
+            self.runners = []
 
     def _reads_from_thread(self, reads: list[Read]) -> None:
         assert self.loop is not None
@@ -176,7 +184,15 @@ class Daemon:
                  stats["events"], stats["positions"], stats["rejects"])
 
     async def reload(self) -> None:
-        """SIGHUP: re-read the config; keep running the old one if the new one is broken."""
+        """SIGHUP: re-read the config; keep running the old one if the new one is broken.
+
+        Devices whose settings did not change keep running through a reload: closing and
+        reopening a serial port would discard what the scanner sent in between.
+        """
+        async with self._reload_lock:
+            await self._reload()
+
+    async def _reload(self) -> None:
         path = self.config.path
         if path is None:
             return
@@ -189,23 +205,36 @@ class Daemon:
             log.error("reload refused: gateway.data_dir changed (needs a restart)")
             return
         log.info("reloading %s", path)
-        await asyncio.to_thread(self._stop_devices)
-        await asyncio.sleep(0)
+        old = {d.name: d for d in self.config.devices}
+
+        def same(device: Any) -> bool:
+            was = old.get(device.name)
+            return was is not None and (was.enabled, was.driver, was.settings) == (
+                device.enabled, device.driver, device.settings)
+
+        unchanged = {d.name for d in new.devices if d.enabled and same(d)}
+        keep = {r.state.name: r for r in self.runners if r.state.name in unchanged}
+        await asyncio.to_thread(self._stop_devices, [r for r in self.runners if r.state.name not in unchanged])
+        self.runners = []
+        await asyncio.sleep(0)  # reads already handed over reach the old pipeline first
         for cleanup in self.cleanups:
-            result = cleanup()
-            if asyncio.iscoroutine(result):
-                await result
+            try:
+                result = cleanup()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                log.exception("cleanup failed")
         self.cleanups = []
-        mqtt_changed = (new.mqtt, new.brokers, new.gateway_id) != (self.config.mqtt, self.config.brokers,
-                                                                 self.config.gateway_id)
+        mqtt_changed = (new.mqtt, new.brokers, new.gateway_id, new.status) != (
+            self.config.mqtt, self.config.brokers, self.config.gateway_id, self.config.status)
         self.config = new
         if mqtt_changed and self.publisher is not None and self.loop is not None and self.outbox is not None:
             await self.publisher.stop()
             self.publisher = Publisher(new, self.outbox, self.loop, self._status_for_broker, self._on_command)
             self.publisher.start()
         self._build_pipeline()
-        self._start_devices()
-        log.info("reloaded: %d devices", len(self.runners))
+        self._start_devices(keep)
+        log.info("reloaded: %d devices (%d kept running)", len(self.runners), len(unchanged))
 
     # ---- status -------------------------------------------------------------------------
 

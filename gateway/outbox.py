@@ -107,6 +107,11 @@ class Outbox:
         self._thread.start()
         return self
 
+    @property
+    def alive(self) -> bool:
+        """Open, and its writer thread running (what /healthz reports)."""
+        return not self._closed and self._thread is not None and self._thread.is_alive()
+
     def close(self) -> None:
         """Commit everything submitted so far, then close. Safe to call twice."""
         if self._closed:

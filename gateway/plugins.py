@@ -48,3 +48,5 @@ def attach_rfid(daemon: "Daemon") -> None:
 
 
 PLUGINS.extend([attach_gps, attach_rfid])
+
+from . import plugins_ops  # noqa: E402,F401  (status server: health, metrics, page; remote commands)
