@@ -12,7 +12,8 @@ import re
 import time
 from typing import Any
 
-from .base import DeviceGone, DeviceUnavailable, Driver, Option, Read, in_range, one_of
+from .base import Driver, Option, Read, in_range, one_of
+from .serial_port import close_port, open_port, read_available
 
 log = logging.getLogger(__name__)
 
@@ -138,46 +139,28 @@ class AsciiRfidReader(Driver):
         self.serial = None
         self.framer = self._framer()
 
-    def _opt(self, key: str) -> Any:
-        value = self.settings.get(key)
-        return self.options[key].default if value is None else value
-
     def _framer(self) -> AsciiFramer:
-        return AsciiFramer(self._opt("framing"), self._opt("max_length"))
+        return AsciiFramer(self.option("framing"), self.option("max_length"))
 
     def describe(self) -> str:
-        return f"{self.settings['port']} @ {self._opt('baudrate')} baud ({self._opt('framing')}, {self._opt('format')})"
+        return f"{self.settings['port']} @ {self.option('baudrate')} baud ({self.option('framing')}, {self.option('format')})"
 
     def open(self) -> None:
-        import serial  # pyserial
-
-        port = self.settings["port"]
-        try:
-            self.serial = serial.Serial(port, baudrate=self._opt("baudrate"), timeout=0.05, exclusive=True)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise DeviceUnavailable(f"cannot open {port}: {exc}") from None
+        self.serial = open_port(self.settings["port"], baudrate=self.option("baudrate"))
         self.framer = self._framer()
 
     def read(self, timeout: float) -> list[Read]:
-        import serial
-
-        port = self.serial
-        if port is None:
-            raise DeviceGone("not open")
         deadline = time.monotonic() + timeout
         reads: list[Read] = []
         while True:
-            try:
-                data = port.read(max(1, port.in_waiting))
-            except (serial.SerialException, OSError, TypeError) as exc:
-                raise DeviceGone(f"{self.settings['port']} went away: {exc}") from None
+            data = read_available(self.serial, self.settings["port"])
             if data:
                 reads.extend(r for r in map(self._to_read, self.framer.feed(data)) if r is not None)
             if reads or time.monotonic() >= deadline:
                 return reads
 
     def _to_read(self, text: str) -> Read | None:
-        payload, meta = normalize(text, self._opt("format"), self._opt("strip_prefix"))
+        payload, meta = normalize(text, self.option("format"), self.option("strip_prefix"))
         if payload is None:
             log.warning("%s: ignored a frame: %s", self.device, meta.get("error"))
             return None
@@ -187,9 +170,5 @@ class AsciiRfidReader(Driver):
         return [r for r in map(self._to_read, self.framer.flush()) if r is not None]
 
     def close(self) -> None:
-        if self.serial is not None:
-            try:
-                self.serial.close()
-            except Exception:
-                pass
-            self.serial = None
+        close_port(self.serial)
+        self.serial = None

@@ -95,6 +95,11 @@ class Driver:
         self.device = device
         self.settings = dict(settings)
 
+    def option(self, key: str) -> Any:
+        """A driver-specific setting, or its declared default when the config left it out."""
+        value = self.settings.get(key)
+        return self.options[key].default if value is None else value
+
     def open(self) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 

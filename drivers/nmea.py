@@ -21,6 +21,7 @@ import time
 from gateway.decode.nmea import MAX_SENTENCE, NmeaFramer
 
 from .base import DeviceGone, DeviceUnavailable, Driver, Option, Read, in_range, one_of
+from .serial_port import close_port, open_port
 
 BAUDRATES = (4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
 
@@ -50,17 +51,12 @@ class NmeaReceiver(Driver):
         return f"NMEA receiver on {self.port} @ {self.settings.get('baudrate', 9600)} baud"
 
     def open(self) -> None:
-        import serial  # pyserial
-
         if not os.path.exists(self.port):
             raise DeviceUnavailable(f"{self.port} does not exist (receiver unplugged?)")
-        try:
-            # timeout=0: reads never block; read() waits in select() with its own deadline,
-            # which pyserial's timeout property would re-apply with a tcsetattr on every change.
-            self.serial = serial.Serial(self.port, baudrate=self.settings.get("baudrate", 9600), timeout=0,
-                                        exclusive=self.settings.get("exclusive", True))
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise DeviceUnavailable(f"cannot open {self.port}: {exc}") from None
+        # timeout=0: reads never block; read() waits in select() with its own deadline,
+        # which pyserial's timeout property would re-apply with a tcsetattr on every change.
+        self.serial = open_port(self.port, baudrate=self.option("baudrate"), timeout=0,
+                                exclusive=self.option("exclusive"))
         self.framer = NmeaFramer(self.framer.counters, self.settings.get("max_length", MAX_SENTENCE))
 
     def read(self, timeout: float) -> list[Read]:
@@ -88,9 +84,5 @@ class NmeaReceiver(Driver):
                 return []
 
     def close(self) -> None:
-        if self.serial is not None:
-            try:
-                self.serial.close()
-            except Exception:
-                pass
-            self.serial = None
+        close_port(self.serial)
+        self.serial = None

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import m100_protocol as m100
 from .base import DeviceGone, DeviceUnavailable, Driver, Option, Read, in_range, one_of
+from .serial_port import close_port, open_port, read_available, write_all
 
 log = logging.getLogger(__name__)
 
@@ -43,26 +44,17 @@ class SerialRfidReader(Driver):
         self._last_frame = 0.0
         self._bad_crc = 0
 
-    def _opt(self, key: str) -> Any:
-        value = self.settings.get(key)
-        return self.options[key].default if value is None else value
-
     def describe(self) -> str:
-        return f"{self.settings['port']} @ {self._opt('baudrate')} baud (M100)"
+        return f"{self.settings['port']} @ {self.option('baudrate')} baud (M100)"
 
     def open(self) -> None:
-        import serial  # pyserial
-
         port = self.settings["port"]
-        try:
-            self.serial = serial.Serial(port, baudrate=self._opt("baudrate"), timeout=0.05, exclusive=True)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise DeviceUnavailable(f"cannot open {port}: {exc}") from None
+        self.serial = open_port(port, baudrate=self.option("baudrate"))
         self.framer = m100.M100Framer()
         try:
             self.serial.reset_input_buffer()
             self._write(m100.stop_multi_poll())  # a module left inventorying by someone else
-            if self._opt("check_module"):
+            if self.option("check_module"):
                 info = self._request(m100.get_info(m100.INFO_HARDWARE), m100.CMD_GET_INFO, 1.0)
                 if info is None:
                     raise DeviceUnavailable(f"{port}: no M100 module answers (wrong port or baud rate?)")
@@ -73,7 +65,7 @@ class SerialRfidReader(Driver):
                 reply = self._request(m100.set_power(power), m100.CMD_SET_POWER, 1.0)
                 if reply is None or reply.is_error or reply.payload[:1] != b"\x00":
                     raise DeviceUnavailable(f"{port}: module refused transmit power {power} dBm")
-            if self._opt("mode") == "multi-poll":
+            if self.option("mode") == "multi-poll":
                 self._write(m100.multi_poll(0xFFFF))
         except DeviceGone as exc:
             self.close()
@@ -86,12 +78,7 @@ class SerialRfidReader(Driver):
         self._next_poll = now
 
     def _write(self, data: bytes) -> None:
-        import serial
-
-        try:
-            self.serial.write(data)  # type: ignore[union-attr]
-        except (serial.SerialException, OSError) as exc:
-            raise DeviceGone(f"{self.settings['port']} went away: {exc}") from None
+        write_all(self.serial, self.settings["port"], data)
 
     def _request(self, command: bytes, answer: int, timeout: float) -> m100.Frame | None:
         """Send a command and wait for its response frame; tag notices meanwhile are ignored."""
@@ -104,25 +91,17 @@ class SerialRfidReader(Driver):
         return None
 
     def _read_bytes(self) -> bytes:
-        import serial
-
-        port = self.serial
-        if port is None:
-            raise DeviceGone("not open")
-        try:
-            return port.read(max(1, port.in_waiting))
-        except (serial.SerialException, OSError, TypeError) as exc:
-            raise DeviceGone(f"{self.settings['port']} went away: {exc}") from None
+        return read_available(self.serial, self.settings["port"])
 
     def read(self, timeout: float) -> list[Read]:
         deadline = time.monotonic() + timeout
         reads: list[Read] = []
-        single = self._opt("mode") == "single-poll"
+        single = self.option("mode") == "single-poll"
         while True:
             now = time.monotonic()
             if single and now >= self._next_poll:
                 self._write(m100.single_poll())
-                self._next_poll = now + self._opt("poll_interval_ms") / 1000.0
+                self._next_poll = now + self.option("poll_interval_ms") / 1000.0
             elif not single and now - self._last_frame > REARM_S:
                 self._write(m100.multi_poll(0xFFFF))
                 self._last_frame = now
@@ -153,13 +132,5 @@ class SerialRfidReader(Driver):
         return None
 
     def close(self) -> None:
-        if self.serial is not None:
-            try:
-                self.serial.write(m100.stop_multi_poll())
-            except Exception:
-                pass
-            try:
-                self.serial.close()
-            except Exception:
-                pass
-            self.serial = None
+        close_port(self.serial, goodbye=m100.stop_multi_poll())
+        self.serial = None

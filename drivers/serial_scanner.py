@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
-from .base import DeviceGone, DeviceUnavailable, Driver, Option, Read, in_range, one_of
+from .base import Driver, Option, Read, in_range, one_of
 from .scanner_framing import TERMINATORS, ScanFramer
+from .serial_port import close_port, open_port, read_available
 
 PARITY = {"none": "N", "even": "E", "odd": "O", "mark": "M", "space": "S"}
 
@@ -42,31 +43,16 @@ class SerialScanner(Driver):
         return f"{self.settings['port']} @ {self.settings.get('baudrate', 9600)} baud"
 
     def open(self) -> None:
-        import serial  # pyserial
-
-        s = self.settings
-        try:
-            self.serial = serial.Serial(
-                s["port"], baudrate=s.get("baudrate", 9600), bytesize=s.get("bytesize", 8),
-                parity=PARITY[s.get("parity", "none")], stopbits=s.get("stopbits", 1),
-                rtscts=s.get("rtscts", False), timeout=0.05, exclusive=True)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise DeviceUnavailable(f"cannot open {s['port']}: {exc}") from None
+        self.serial = open_port(self.settings["port"], baudrate=self.option("baudrate"), bytesize=self.option("bytesize"),
+                                parity=PARITY[self.option("parity")], stopbits=self.option("stopbits"),
+                                rtscts=self.option("rtscts"))
         self.framer = self._framer()
 
     def read(self, timeout: float) -> list[Read]:
-        import serial
-
-        port = self.serial
-        if port is None:
-            raise DeviceGone("not open")
         deadline = time.monotonic() + timeout
         reads: list[Read] = []
         while True:
-            try:
-                data = port.read(max(1, port.in_waiting))
-            except (serial.SerialException, OSError) as exc:
-                raise DeviceGone(f"{self.settings['port']} went away: {exc}") from None
+            data = read_available(self.serial, self.settings["port"])
             now = time.monotonic()
             frames = self.framer.feed(data, now) if data else self.framer.tick(now)
             reads.extend(self.make_read(f.text, aim=f.aim, error=f.error) for f in frames)
@@ -77,9 +63,5 @@ class SerialScanner(Driver):
         return [self.make_read(f.text, aim=f.aim, error=f.error) for f in self.framer.flush()]
 
     def close(self) -> None:
-        if self.serial is not None:
-            try:
-                self.serial.close()
-            except Exception:
-                pass
-            self.serial = None
+        close_port(self.serial)
+        self.serial = None

@@ -46,7 +46,7 @@ class Mosquitto:
         if binary is None:
             raise BrokerUnavailable("mosquitto is not installed (Debian: apt-get install mosquitto)")
         conf = self.dir / "mosquitto.conf"
-        auth = [f"allow_anonymous false", f"password_file {self.password_file}"] if self.password_file else [
+        auth = ["allow_anonymous false", f"password_file {self.password_file}"] if self.password_file else [
             "allow_anonymous true"]
         lines = [f"listener {self.port} 127.0.0.1", *auth, "max_queued_messages 0",
                  "max_inflight_messages 0", f"persistence {'true' if self.persistence else 'false'}",

@@ -15,7 +15,6 @@ import logging
 import os
 import signal
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import drivers

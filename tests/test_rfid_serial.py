@@ -318,7 +318,7 @@ def test_simulate_serial_rfid_command_line():
         driver = SerialRfidReader("cli", {"port": path})
         driver.open()
         try:
-            reads = read_for(driver, 3.0, until=lambda r: len({x.payload for x in r}) == 3)
+            reads = read_for(driver, 10.0, until=lambda r: len({x.payload for x in r}) == 3)
         finally:
             driver.close()
         assert len({r.payload for r in reads}) == 3

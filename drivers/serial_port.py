@@ -1,0 +1,60 @@
+"""The pyserial handling every serial device family shares: open, read what is there, write, close.
+
+One place decides what an unplugged port looks like (SerialException, EIO, "readiness to read
+but returned no data", a closed fd) and turns it into DeviceGone, and what a port that cannot
+be opened looks like (DeviceUnavailable), so every serial driver reopens the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import DeviceGone, DeviceUnavailable
+
+
+def open_port(path: str, *, baudrate: int, timeout: float | None = 0.05, exclusive: bool = True,
+              **settings: Any) -> Any:
+    import serial  # pyserial, imported here so that a config check needs no serial stack
+
+    try:
+        return serial.Serial(path, baudrate=baudrate, timeout=timeout, exclusive=exclusive, **settings)
+    except (serial.SerialException, OSError, ValueError) as exc:
+        raise DeviceUnavailable(f"cannot open {path}: {exc}") from None
+
+
+def read_available(port: Any, path: str) -> bytes:
+    """What the device sent (at least one byte, or b"" after the port's timeout)."""
+    import serial
+
+    if port is None:
+        raise DeviceGone("not open")
+    try:
+        return port.read(max(1, port.in_waiting))
+    except (serial.SerialException, OSError, ValueError, TypeError) as exc:
+        raise DeviceGone(f"{path} went away: {exc}") from None
+
+
+def write_all(port: Any, path: str, data: bytes) -> None:
+    import serial
+
+    if port is None:
+        raise DeviceGone("not open")
+    try:
+        port.write(data)
+    except (serial.SerialException, OSError, ValueError, TypeError) as exc:
+        raise DeviceGone(f"{path} went away: {exc}") from None
+
+
+def close_port(port: Any, goodbye: bytes = b"") -> None:
+    """Best effort: the device may already be gone."""
+    if port is None:
+        return
+    if goodbye:
+        try:
+            port.write(goodbye)
+        except Exception:
+            pass
+    try:
+        port.close()
+    except Exception:
+        pass
