@@ -62,6 +62,7 @@ def one_of(*choices: Any) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
         return None if value in choices else f"must be one of {', '.join(map(repr, choices))}"
 
+    check.choices = choices  # type: ignore[attr-defined]  (for the generated config reference)
     return check
 
 
@@ -73,6 +74,7 @@ def in_range(low: float | None = None, high: float | None = None) -> Callable[[A
             return f"must be at most {high}"
         return None
 
+    check.bounds = (low, high)  # type: ignore[attr-defined]  (for the generated config reference)
     return check
 
 

@@ -93,56 +93,60 @@ def _host_list(value: Any) -> str | None:
 # ---- schema ------------------------------------------------------------------------------
 
 GATEWAY = {
-    "id": Option(str, REQUIRED, _pattern(GATEWAY_ID, "must be 1-64 of A-Z a-z 0-9 _ - (it goes into MQTT topics)")),
-    "data_dir": Option(str, "/var/lib/tally"),
+    "id": Option(str, REQUIRED, _pattern(GATEWAY_ID, "must be 1-64 of A-Z a-z 0-9 _ - (it goes into MQTT topics)"),
+                 doc="this gateway's name in topics and events: 1-64 of A-Z a-z 0-9 _ -"),
+    "data_dir": Option(str, "/var/lib/tally", doc="the outbox and status.json; relative to the config file"),
     "log_level": Option(str, "info", _choice("debug", "info", "warning", "error")),
     "company_prefixes": Option(list, [], doc="GS1 Company Prefixes you know, for EPC URIs"),
 }
 SITE = {
-    "read_point": Option(str, None, _uri),
-    "biz_location": Option(str, None, _uri),
+    "read_point": Option(str, None, _uri, doc="EPCIS readPoint of every device without its own (e.g. an SGLN URI)"),
+    "biz_location": Option(str, None, _uri, doc="EPCIS bizLocation of every device without its own"),
 }
 TLS = {
-    "ca_file": Option(str, None),
-    "cert_file": Option(str, None),
-    "key_file": Option(str, None),
-    "server_name": Option(str, None),
+    "ca_file": Option(str, None, doc="CA certificate(s) the broker's certificate must chain to; turns TLS on"),
+    "cert_file": Option(str, None, doc="this gateway's client certificate (with key_file)"),
+    "key_file": Option(str, None, doc="its private key"),
 }
 MQTT = {
     "host": Option((str, list), REQUIRED, _host_list, doc="a host, host:port, or a list: the nodes of a cluster"),
     "port": Option(int, 1883, _range(1, 65535)),
-    "topic_root": Option(str, "tally", _pattern(TOPIC_ROOT, "must be letters, digits, _ - /")),
-    "client_id": Option(str, None),
+    "topic_root": Option(str, "tally", _pattern(TOPIC_ROOT, "must be letters, digits, _ - /"),
+                         doc="topics are {topic_root}/{gateway.id}/events, positions, rejects, status, commands"),
+    "client_id": Option(str, None, doc="default tally-{gateway.id}"),
     "username": Option(str, None),
-    "password_file": Option(str, None),
-    "tls": Option(dict, None),
-    "keepalive": Option(int, 30, _range(5, 3600)),
-    "protocol": Option(str, "auto", _choice("auto", "5", "3.1.1")),
+    "password_file": Option(str, None, doc="a file holding the password; refused if others can read it"),
+    "tls": Option(dict, None, doc="see [mqtt.tls]"),
+    "keepalive": Option(int, 30, _range(5, 3600), doc="seconds; the broker publishes the will after 1.5x this"),
+    "protocol": Option(str, "auto", _choice("auto", "5", "3.1.1"), doc="auto: MQTT 5, falling back to 3.1.1"),
     "window": Option(int, 64, _range(1, 65535), doc="QoS 1 messages in flight at once"),
-    "status_interval": Option((int, float), 30, _range(1, 86400)),
+    "status_interval": Option((int, float), 30, _range(1, 86400), doc="seconds between retained status updates"),
 }
 OUTBOX = {
-    "max_mb": Option((int, float), 512, _range(1, 1_000_000)),
+    "max_mb": Option((int, float), 512, _range(1, 1_000_000),
+                     doc="disk budget; when full, positions go first, and every drop is counted"),
     "durability": Option(str, "full", _choice("full", "normal"),
                          doc="full: fsync every grouped commit (survives power loss); normal: survives crashes only"),
     "batch_ms": Option((int, float), 2, _range(0, 1000), doc="how long a commit waits to group more reads"),
 }
 DEVICE_COMMON = {
-    "name": Option(str, REQUIRED, _pattern(GATEWAY_ID, "must be 1-64 of A-Z a-z 0-9 _ -")),
-    "driver": Option(str, REQUIRED),
+    "name": Option(str, REQUIRED, _pattern(GATEWAY_ID, "must be 1-64 of A-Z a-z 0-9 _ -"),
+                   doc="unique; in events as tally:device and in logs"),
+    "driver": Option(str, REQUIRED, doc="one of the drivers below"),
     "enabled": Option(bool, True),
-    "biz_step": Option(str, None, _cbv(BIZ_STEPS, "bizStep")),
-    "disposition": Option(str, None, _cbv(DISPOSITIONS, "disposition")),
-    "read_point": Option(str, None, _uri),
-    "biz_location": Option(str, None, _uri),
+    "biz_step": Option(str, None, _cbv(BIZ_STEPS, "bizStep"), doc="CBV bizStep (receiving, shipping, …) or a URI"),
+    "disposition": Option(str, None, _cbv(DISPOSITIONS, "disposition"), doc="CBV disposition or a URI"),
+    "read_point": Option(str, None, _uri, doc="overrides site.read_point; none on a vehicle: the GPS fix"),
+    "biz_location": Option(str, None, _uri, doc="overrides site.biz_location"),
     "dedupe_ms": Option((int, float), 1500, _range(0, 3_600_000),
                         doc="the same label again within this window is one read"),
 }
 MODE = {
-    "text": Option(str, REQUIRED),
+    "text": Option(str, REQUIRED, doc="the barcode's exact text"),
     "biz_step": Option(str, None, _cbv(BIZ_STEPS, "bizStep")),
     "disposition": Option(str, None, _cbv(DISPOSITIONS, "disposition")),
-    "action": Option(str, "mode", _choice("mode", "pack-start", "pack-close", "pack-cancel")),
+    "action": Option(str, "mode", _choice("mode", "pack-start", "pack-close", "pack-cancel"),
+                     doc="pack-start, then the pallet SSCC and its contents, then pack-close: an AggregationEvent"),
     "devices": Option(list, [], doc="devices it applies to; empty = all"),
 }
 def _listen(value: Any) -> str | None:
