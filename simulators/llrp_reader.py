@@ -68,6 +68,7 @@ from drivers.llrp.params import (
     STOP_TRIGGER_DURATION,
     VENDOR_IMPINJ,
     ConnectionAttemptEvent,
+    GpiEvent,
     GeneralDeviceCapabilities,
     KeepaliveSpec,
     LlrpProtocolError,
@@ -498,6 +499,7 @@ class LlrpReaderSimulator:
         self._hung_until = 0.0
         self._drop_now = False
         self._epoch: float | None = None
+        self._gpi: list[tuple[int, bool]] = []
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -540,6 +542,11 @@ class LlrpReaderSimulator:
         with self._lock:
             self._down_until = time.monotonic() + downtime
             self._drop_now = True
+
+    def gpi(self, port: int, state: bool) -> None:
+        """A door sensor wired to GPI `port` goes high (True) or low: the reader reports a GPIEvent."""
+        with self._lock:
+            self._gpi.append((port, state))
 
     def hang(self, duration: float) -> None:
         """Go silent for `duration` s with the connection open (a frozen reader, a cut cable)."""
@@ -681,6 +688,11 @@ class LlrpReaderSimulator:
                     if not data:
                         self._close_session()
                         continue
+                with self._lock:
+                    gpi, self._gpi = self._gpi, []
+                for port, state in gpi:
+                    session.send(ReaderEventNotification(ReaderEventNotificationData(
+                        int(time.time() * 1e6), (GpiEvent(port, state),)), message_id=session.next_id()))
                 session.tick(time.monotonic())
                 session.flush_out()
                 if session.closing:

@@ -43,3 +43,30 @@ def test_pallet_through_a_door_becomes_one_receiving_event(tmp_path, mosquitto, 
         assert subscriber.wait_for(lambda s: len(s.on("events")) > seen, 30), gw.log()
         assert gw.terminate() == 0
         assert "Traceback" not in gw.log()
+
+
+def test_door_sensor_on_the_readers_gpi_drives_the_read_cycle(tmp_path, mosquitto, subscriber, gateway_process,
+                                                               assert_epcis):
+    import time
+
+    scenario = PalletPass(cases=40, outside=(1,), inside=(2,), direction="out", pass_s=1.0, gap_s=0.5)
+    with LlrpReaderSimulator(scenario=scenario, rate=2000) as reader:
+        config = write_config(
+            tmp_path / "t.toml", broker_port=mosquitto.port, data_dir=tmp_path / "d", gateway_id="door-5",
+            devices=[{"name": "door-5-portal", "driver": "llrp", "host": "127.0.0.1", "port": reader.port,
+                      "cycle_mode": "triggered", "cycle_ms": 0, "gpi_triggers": [1],
+                      "inside_antennas": [2], "outside_antennas": [1]}])
+        gw = gateway_process(config)
+        assert gw.wait_log("door-5-portal: open", 15), gw.log()
+        time.sleep(1.0)
+        assert subscriber.on("events") == []   # the door is closed: tags in range, no cycle, no event
+        reader.gpi(1, True)                     # the door opens
+        time.sleep(2.5)
+        reader.gpi(1, False)                    # and closes: the cycle ends with it
+        assert subscriber.wait_for(lambda s: len(s.on("events")) >= 1, 15), gw.log()
+        time.sleep(0.5)
+        [event] = subscriber.on("events")
+        assert_epcis(event)
+        assert event["tally:cycle"]["reason"] == "trigger"
+        assert event["bizStep"] == "shipping" and len(event["epcList"]) >= 40
+        assert gw.terminate() == 0

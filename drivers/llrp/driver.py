@@ -60,6 +60,7 @@ from .params import (
     AntennaEvent,
     ConnectionAttemptEvent,
     ConnectionCloseEvent,
+    GpiEvent,
     LlrpProtocolError,
     LlrpStatus,
     ReaderExceptionEvent,
@@ -78,6 +79,12 @@ KEEPALIVE_MISSES = 3
 def _antenna_list(value: Any) -> str | None:
     if not all(isinstance(a, int) and not isinstance(a, bool) and 1 <= a <= 0xFFFF for a in value):
         return "must be a list of antenna numbers (1-65535); [] means all antennas"
+    return None
+
+
+def _gpi_ports(value: Any) -> str | None:
+    if not all(isinstance(p, int) and not isinstance(p, bool) and 1 <= p <= 0xFFFF for p in value):
+        return "must be a list of GPI port numbers (1-65535)"
     return None
 
 
@@ -104,6 +111,9 @@ class LlrpReader(Driver):
                                      doc="also ask for buffered reads this often (GET_REPORT); 0 = off"),
         "keepalive_ms": Option(int, 5000, _keepalive, doc="reader keepalive period; 3 missed = reader gone; 0 = off"),
         "connect_timeout": Option((int, float), 5.0, in_range(0.1, 120), doc="seconds for connect and each setup step"),
+        "gpi_triggers": Option(list, [], _gpi_ports,
+                               doc="reader GPI ports (door sensor, light barrier) whose high/low opens/closes "
+                                   "read cycles (with cycle_mode = \"triggered\")"),
     }
 
     def __init__(self, device: str, settings: dict[str, Any]):
@@ -333,6 +343,9 @@ class LlrpReader(Driver):
                                 "connected" if event.connected else "disconnected")
                 elif isinstance(event, ReaderExceptionEvent):
                     log.warning("%s: reader exception: %s", self.device, event.message)
+                elif isinstance(event, GpiEvent) and event.port in (self.settings.get("gpi_triggers") or ()):
+                    self._pending.append(Read(self.device, self.name, "trigger", f"GPI {event.port}",
+                                              meta={"on": event.state, "gpi": event.port, "devices": [self.device]}))
         elif isinstance(message, ErrorMessage):
             log.warning("%s: reader error: %s", self.device, message.status.describe())
         else:

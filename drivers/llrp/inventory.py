@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from .params import (
     AISPEC_STOP_NULL,
     EVENT_ANTENNA,
+    EVENT_GPI,
     EVENT_READER_EXCEPTION,
     IMPINJ_INVENTORY_SEARCH_MODE,
     ROSPEC_DISABLED,
@@ -129,10 +130,12 @@ def build_rospec(settings: InventorySettings, regulatory: RegulatoryCapabilities
 
 
 def reader_config(settings: InventorySettings) -> dict:
-    """SET_READER_CONFIG fields: keepalives, antenna/exception events, no holding of reports."""
+    """SET_READER_CONFIG fields: keepalives, antenna/exception/GPI events, no holding of reports."""
     return dict(
         keepalive=KeepaliveSpec(settings.keepalive_ms),
-        event_spec=ReaderEventNotificationSpec(((EVENT_ANTENNA, True), (EVENT_READER_EXCEPTION, True))),
+        # GPI events: a door sensor or light barrier wired to the reader opens and closes read cycles.
+        event_spec=ReaderEventNotificationSpec(((EVENT_ANTENNA, True), (EVENT_READER_EXCEPTION, True),
+                                                (EVENT_GPI, True))),
         events_and_reports=EventsAndReports(hold_on_reconnect=False),
         ro_report_spec=ROReportSpec(trigger=RO_REPORT_N_TAGS_OR_END_OF_AISPEC, n=settings.report_every_n_tags,
                                     content=REPORT_CONTENT),
