@@ -93,6 +93,7 @@ class Publisher:
         self._ack_flush: asyncio.TimerHandle | None = None
         # network thread
         self._stop = threading.Event()
+        self._attention = threading.Event()  # wakes the network thread: stop() and lost connections set it
         self._thread: threading.Thread | None = None
         self._protocol = {"5": mqtt.MQTTv5, "3.1.1": mqtt.MQTTv311}.get(config.mqtt["protocol"], mqtt.MQTTv5)
         self._auto_protocol = config.mqtt["protocol"] == "auto"
@@ -218,6 +219,7 @@ class Publisher:
             while not info.is_published() and time.monotonic() < end:
                 await asyncio.sleep(0.01)
         self._stop.set()
+        self._attention.set()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 5)
 
@@ -286,6 +288,7 @@ class Publisher:
         def on_disconnect(c, userdata, flags, reason_code, properties):
             userdata["reason"] = str(reason_code)
             userdata["gone"].set()
+            self._attention.set()
 
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect
@@ -320,7 +323,9 @@ class Publisher:
                 client.connect(broker.host, broker.port, keepalive=keepalive)
                 client.loop_start()
                 while not self._stop.is_set() and not gone.is_set():
-                    gone.wait(0.1)
+                    # Sleeps until there is something to do (no polling: an idle gateway's CPU).
+                    self._attention.wait(5.0)
+                    self._attention.clear()
                 if self._stop.is_set() and not gone.is_set():
                     # Clean disconnect: the broker must not publish the will.
                     client.disconnect()
