@@ -45,7 +45,10 @@ class SerialScanner(Driver):
     def open(self) -> None:
         self.serial = open_port(self.settings["port"], baudrate=self.option("baudrate"), bytesize=self.option("bytesize"),
                                 parity=PARITY[self.option("parity")], stopbits=self.option("stopbits"),
-                                rtscts=self.option("rtscts"))
+                                rtscts=self.option("rtscts"),
+                                # An idle scanner should cost nothing: block long unless silence ends a scan.
+                                timeout=0.2 if self.option("terminator") != "none"
+                                else self.option("char_timeout_ms") / 1000.0)
         self.framer = self._framer()
 
     def read(self, timeout: float) -> list[Read]:

@@ -127,7 +127,9 @@ OUTBOX = {
                      doc="disk budget; when full, positions go first, and every drop is counted"),
     "durability": Option(str, "full", _choice("full", "normal"),
                          doc="full: fsync every grouped commit (survives power loss); normal: survives crashes only"),
-    "batch_ms": Option((int, float), 2, _range(0, 1000), doc="how long a commit waits to group more reads"),
+    "batch_ms": Option((int, float), 2, _range(0, 1000),
+                       doc="the longest a commit waits to group more reads, and only while reads arrive closer "
+                           "together than this"),
 }
 DEVICE_COMMON = {
     "name": Option(str, REQUIRED, _pattern(GATEWAY_ID, "must be 1-64 of A-Z a-z 0-9 _ -"),

@@ -33,6 +33,8 @@ log = logging.getLogger("tally")
 #: each is called as hook(daemon) after the pipeline is built (GPS, RFID cycles, health server, ...)
 PLUGINS: list[Callable[["Daemon"], None]] = []
 
+IDLE_TICK = 0.5
+
 
 class Daemon:
     def __init__(self, config: Config):
@@ -44,7 +46,9 @@ class Daemon:
         self.pipeline: Pipeline | None = None
         self.runners: list[DeviceRunner] = []
         self.stopping: asyncio.Event | None = None
-        self.ticks: list[Callable[[float], None]] = []  # called about every 100 ms on the loop
+        self.ticks: list[Callable[[float], None]] = []  # called every tick_interval on the loop
+        #: seconds between ticks; parts that need finer timing (RFID cycles) lower it, idle stays cheap
+        self.tick_interval = IDLE_TICK
         self.status_parts: dict[str, Callable[[], Any]] = {}
         self.cleanups: list[Callable[[], Any]] = []
         #: (topic, payload) of a message on the command topic; set by the remote-commands plugin
@@ -87,6 +91,7 @@ class Daemon:
         assert self.outbox is not None
         self.pipeline = Pipeline(self.config, self.outbox)
         self.ticks = []
+        self.tick_interval = IDLE_TICK
         self.status_parts = {}
         self.command_handler = None
         for plugin in PLUGINS:
@@ -140,7 +145,7 @@ class Daemon:
         status_interval = float(self.config.mqtt["status_interval"])
         while not self.stopping.is_set():
             try:
-                await asyncio.wait_for(self.stopping.wait(), 0.1)
+                await asyncio.wait_for(self.stopping.wait(), self.tick_interval)
             except asyncio.TimeoutError:
                 pass
             now = time.monotonic()

@@ -102,3 +102,21 @@ def test_wal_mode_and_durability_setting(tmp_path):
     assert box._writer.execute("PRAGMA synchronous").fetchone()[0] == 1
     box.close()
     assert os.path.exists(tmp_path / "o.db")
+
+
+def test_counts_survive_restart_without_a_scan(tmp_path):
+    box = Outbox(tmp_path / "o.db").start()
+    for i in range(30):
+        box.submit("events" if i % 3 else "positions", {"i": i})
+    box.flush()
+    rows = box.fetch(0, 5)
+    box.acknowledge([(r.id, r.stream, len(r.payload)) for r in rows])
+    box.flush()
+    stats = box.stats()
+    box.close()
+    again = Outbox(tmp_path / "o.db").start()
+    assert (again.counts, again.bytes) == ({k: stats[k] for k in ("events", "positions", "rejects")}, stats["bytes"])
+    # and they match the table itself
+    real = dict(again._reader.execute("SELECT stream, COUNT(*) FROM outbox GROUP BY stream").fetchall())
+    assert {k: v for k, v in again.counts.items() if v} == real
+    again.close()

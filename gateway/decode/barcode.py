@@ -144,7 +144,8 @@ def _reading(data: str) -> tuple[list[tuple[str, str]], str | None, bool]:
     pairs, error = split_element_string(data)
     if error is None:
         error = _first_error(pairs)
-    likely = bool(pairs) and pairs[0][0] in _KEY_AIS and _first_error(pairs[:1]) is None
+    # When the whole string checks out, so does its first pair: no need to check it again.
+    likely = bool(pairs) and pairs[0][0] in _KEY_AIS and (error is None or _first_error(pairs[:1]) is None)
     return pairs, error, likely
 
 
@@ -158,10 +159,14 @@ def _first_error(pairs: list[tuple[str, str]], today: dt.date | None = None) -> 
     return None
 
 
+_UNCHECKED = "unchecked"  # a sentinel: the pairs' values have not been checked yet
+
+
 def _gs1_result(result: dict[str, Any], pairs: list[tuple[str, str]], syntax: str,
-                error: str | None = None) -> dict[str, Any]:
+                error: str | None = _UNCHECKED) -> dict[str, Any]:
+    """`error` is the first error of pairs already checked (None: they are right)."""
     today = dt.date.today()
-    if error is None:
+    if error is _UNCHECKED:
         error = _first_error(pairs, today)
     result["kind"] = "gs1"
     result["valid"] = error is None
@@ -287,13 +292,13 @@ def _gtin(result: dict[str, Any], digits: str) -> dict[str, Any]:
     gtin = digits.rjust(14, "0")
     expected = gs1_mod10(gtin[:-1])
     error = None if int(gtin[-1]) == expected else f"GTIN check digit is {gtin[-1]}, expected {expected}"
-    return _gs1_result(result, [("01", gtin)], "gtin", error)
+    return _gs1_result(result, [("01", gtin)], "gtin", error or _UNCHECKED)
 
 
 def _sscc(result: dict[str, Any], digits: str) -> dict[str, Any]:
     expected = gs1_mod10(digits[:-1])
     error = None if int(digits[-1]) == expected else f"SSCC check digit is {digits[-1]}, expected {expected}"
-    return _gs1_result(result, [("00", digits)], "sscc", error)
+    return _gs1_result(result, [("00", digits)], "sscc", error or _UNCHECKED)
 
 
 def _digits(result: dict[str, Any], digits: str, *, code128: bool) -> dict[str, Any]:
@@ -307,7 +312,7 @@ def _digits(result: dict[str, Any], digits: str, *, code128: bool) -> dict[str, 
         return _sscc(result, digits)
     pairs, error, likely = _reading(digits)
     if error is None and likely:
-        return _gs1_result(result, pairs, "element-string")
+        return _gs1_result(result, pairs, "element-string", None)
     if found is None:
         found = tracking.match(digits)
     if found is not None:

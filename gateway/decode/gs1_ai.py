@@ -57,15 +57,16 @@ class ApplicationIdentifier:
     _pattern: str = field(repr=False)
     components: tuple[Component, ...] = field(default=(), repr=False)
 
-    @property
+    # Cached: every scan asks each of its AIs for these, and the answers never change.
+    @cached_property
     def min_len(self) -> int:
         return sum(c.min_len for c in self.components if not c.optional)
 
-    @property
+    @cached_property
     def max_len(self) -> int:
         return sum(c.max_len for c in self.components)
 
-    @property
+    @cached_property
     def fixed_len(self) -> bool:
         return all(c.min_len == c.max_len and not c.optional for c in self.components)
 
@@ -74,8 +75,12 @@ class ApplicationIdentifier:
         # Compiled on first use: 541 patterns at import would cost more than the whole decode.
         return re.compile(self._pattern.removeprefix("^" + self.ai).removesuffix("$"))
 
-    def label(self) -> str:
+    @cached_property
+    def _label(self) -> str:
         return f"AI ({self.ai}) {self.title}" if self.title else f"AI ({self.ai})"
+
+    def label(self) -> str:
+        return self._label
 
     def check_syntax(self, value: str) -> None:
         """Raise DecodeError, in words, if `value` breaks the AI's length or character rules.

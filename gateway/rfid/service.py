@@ -51,6 +51,7 @@ class RfidService:
         self.pipeline.handlers["epc"] = self.on_tag
         self.pipeline.handlers["trigger"] = self.on_trigger
         daemon.ticks.append(self.tick)
+        daemon.tick_interval = min(daemon.tick_interval, 0.1)  # cycles end on time, not up to a tick late
         daemon.cleanups.append(self.flush)
         daemon.status_parts["rfid"] = self.status
 
