@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from ..config import ConfigError, load
+from . import load_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,11 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = load(args.config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"{args.config}: {problem}", file=sys.stderr)
+    config = load_config(args.config)
+    if config is None:
         return 2
     enabled = [d for d in config.devices if d.enabled]
     print(f"{args.config}: ok (gateway {config.gateway_id}, {len(enabled)} devices, "

@@ -6,10 +6,9 @@ SIGTERM/SIGINT stop it cleanly (exit 0, nothing accepted lost); SIGHUP reloads t
 from __future__ import annotations
 
 import argparse
-import sys
 
 from .. import logs
-from ..config import ConfigError, load
+from . import load_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,11 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = load(args.config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"{args.config}: {problem}", file=sys.stderr)
+    config = load_config(args.config)
+    if config is None:
         return 2
     logs.setup(args.log_level or config.gateway["log_level"])
     from .. import plugins  # noqa: F401  (registers GPS, RFID, health, ... with the daemon)

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..config import ConfigError, load
+from . import load_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,11 +41,8 @@ def _alive(pid: int | None) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = load(args.config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"{args.config}: {problem}", file=sys.stderr)
+    config = load_config(args.config)
+    if config is None:
         return 2
     path = Path(config.data_dir) / "status.json"
     try:
