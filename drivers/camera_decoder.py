@@ -149,11 +149,12 @@ def _box(points: Iterable[tuple[float, float]], dx: int, dy: int) -> dict[str, i
     return {"x": x0 + dx, "y": y0 + dy, "w": int(max(xs)) - x0, "h": int(max(ys)) - y0}
 
 
-def _zxing(gray: Any, dx: int, dy: int) -> list[dict[str, Any]]:
+def _zxing(gray: Any, dx: int, dy: int, inverted: bool = True) -> list[dict[str, Any]]:
     import zxingcpp
 
     out = []
-    for bc in zxingcpp.read_barcodes(gray, text_mode=zxingcpp.TextMode.Plain):
+    # Looking for light-on-dark codes too costs about a third of a frame's time.
+    for bc in zxingcpp.read_barcodes(gray, text_mode=zxingcpp.TextMode.Plain, try_invert=inverted):
         fmt = bc.format.name
         plain, gs1 = _ZXING_NAMES.get(fmt, (fmt.lower(), fmt.lower()))
         is_gs1 = bc.content_type == zxingcpp.ContentType.GS1
@@ -251,8 +252,12 @@ def _data(result: dict[str, Any]) -> str:
     return text[3:] if text.startswith("]") and len(text) >= 3 else text
 
 
-def decode_frame(frame: Any, roi: Sequence[int] | None = None, decoders: str = "both") -> list[dict[str, Any]]:
+def decode_frame(frame: Any, roi: Sequence[int] | None = None, decoders: str = "both",
+                 inverted: bool = True) -> list[dict[str, Any]]:
     """Every barcode in one frame (grayscale or BGR ndarray); `roi` = [x, y, w, h] limits the search.
+
+    `inverted`: also look for light-on-dark codes (zxing-cpp); a camera that never sees them
+    turns it off for speed.
 
     decoders: "zxing", "zbar", or "both" (the default: zxing-cpp for everything,
     ZBar added for linear codes zxing-cpp did not find). Positions are in full
@@ -265,7 +270,7 @@ def decode_frame(frame: Any, roi: Sequence[int] | None = None, decoders: str = "
         return []
     results: list[dict[str, Any]] = []
     if decoders in ("zxing", "both"):
-        results = _zxing(gray, dx, dy)
+        results = _zxing(gray, dx, dy, inverted)
     if decoders == "zbar":
         results = _zbar(gray, dx, dy, linear_only=False)
     elif decoders == "both":
