@@ -31,6 +31,15 @@ log = logging.getLogger("tally.pipeline")
 Handler = Callable[["Pipeline", Read], None]
 
 
+# A Pi has no real-time clock: before NTP has set it, the time is the last shutdown's or 1970.
+NOT_BEFORE = 1_704_067_200.0  # 2024-01-01T00:00:00Z
+
+
+def plain_event_wall(wall: float) -> tuple[float, Mapping[str, Any]]:
+    """Without GPS: the system time, marked when it cannot be right (an event must not pass for 1970)."""
+    return wall, ({} if wall >= NOT_BEFORE else {"clockSource": "unsynchronised"})
+
+
 class Pipeline:
     def __init__(self, config: Config, outbox: Outbox):
         self.config = config
@@ -47,7 +56,7 @@ class Pipeline:
         #: the business location of the geofence a vehicle is in, if any (set by the GPS part)
         self.fence_location: Callable[[], str | None] = lambda: None
         #: event time from a read's wall time (the GPS clock guard replaces it on vehicles without RTC)
-        self.event_wall: Callable[[float], tuple[float, Mapping[str, Any]]] = lambda wall: (wall, {})
+        self.event_wall: Callable[[float], tuple[float, Mapping[str, Any]]] = plain_event_wall
         #: called with every event after it is handed to the outbox (e.g. a vehicle's cargo)
         self.observers: list[Callable[[dict[str, Any]], None]] = []
         self.counters = {"reads": 0, "events": 0, "rejects": 0, "duplicates": 0, "modes": 0, "aggregations": 0}

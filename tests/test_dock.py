@@ -117,3 +117,11 @@ def test_non_text_reads_and_unknown_content_are_rejects(pipeline):
     pipeline.on_reads([Read("door-1", "x", "mystery", b"\x01\x02")])
     [reject] = records(pipeline, "rejects")
     assert reject["raw"] == "0102" and "no handler" in reject["error"]
+
+
+def test_an_unset_clock_is_marked_not_trusted(pipeline):
+    pipeline.on_reads([Read("door-1", "serial-scanner", "barcode", f"01{GTIN}21OLD", mono=0.0, wall=86_400.0)])
+    scan(pipeline, f"01{GTIN}21NEW", mono=5.0)
+    old, new = records(pipeline)
+    assert old["eventTime"].startswith("1970-01-02") and old["tally:clockSource"] == "unsynchronised"
+    assert "tally:clockSource" not in new
