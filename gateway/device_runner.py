@@ -76,7 +76,9 @@ class DeviceRunner:
                 backoff = min(BACKOFF_MAX, backoff * 2)
                 continue
             except Exception as exc:  # a driver bug must not kill the gateway
-                log.exception("%s: open failed unexpectedly", name)
+                if not announced:  # the traceback once, not every few seconds for as long as it lasts
+                    log.exception("%s: open failed unexpectedly; will keep trying", name)
+                    announced = True
                 self._set("reopening", f"open failed: {exc}")
                 self._stop.wait(backoff)
                 backoff = min(BACKOFF_MAX, backoff * 2)
