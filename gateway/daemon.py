@@ -170,13 +170,7 @@ class Daemon:
         log.info("stopping: devices first, then the outbox, then the broker link")
         await asyncio.to_thread(self._stop_devices)
         await asyncio.sleep(0)  # let reads the device threads handed over reach the pipeline
-        for cleanup in self.cleanups:
-            try:
-                result = cleanup()
-                if asyncio.iscoroutine(result):
-                    await result
-            except Exception:
-                log.exception("cleanup failed")
+        await self._run_cleanups()
         assert self.outbox is not None
         await asyncio.to_thread(self.outbox.flush)
         if self.publisher is not None:
@@ -186,6 +180,17 @@ class Daemon:
         self.outbox.close()
         log.info("stopped cleanly: %d events, %d positions, %d rejects wait in the outbox for the broker",
                  stats["events"], stats["positions"], stats["rejects"])
+
+    async def _run_cleanups(self) -> None:
+        """What this pipeline build's parts registered to do before it goes (flush cycles, stop servers)."""
+        cleanups, self.cleanups = self.cleanups, []
+        for cleanup in cleanups:
+            try:
+                result = cleanup()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                log.exception("cleanup failed")
 
     async def reload(self) -> None:
         """SIGHUP: re-read the config; keep running the old one if the new one is broken.
@@ -221,14 +226,7 @@ class Daemon:
         await asyncio.to_thread(self._stop_devices, [r for r in self.runners if r.state.name not in unchanged])
         self.runners = []
         await asyncio.sleep(0)  # reads already handed over reach the old pipeline first
-        for cleanup in self.cleanups:
-            try:
-                result = cleanup()
-                if asyncio.iscoroutine(result):
-                    await result
-            except Exception:
-                log.exception("cleanup failed")
-        self.cleanups = []
+        await self._run_cleanups()
         mqtt_changed = (new.mqtt, new.brokers, new.gateway_id, new.status) != (
             self.config.mqtt, self.config.brokers, self.config.gateway_id, self.config.status)
         self.config = new

@@ -183,8 +183,8 @@ class Pipeline:
             self.reject(read, "packing session closed without a pallet SSCC and at least one item; no aggregation")
             return
         wall, time_ext = self.event_wall(read.wall)
-        where = replace(self.where(read.device), biz_step="packing",
-                        disposition=self.where(read.device).disposition or "in_progress")
+        here = self.where(read.device)
+        where = replace(here, biz_step="packing", disposition=here.disposition or "in_progress")
         event = events.aggregation_event(
             wall=wall, where=where, parent=session.parent, children=session.epcs,
             child_classes=list(session.classes.items()),
