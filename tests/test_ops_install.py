@@ -115,10 +115,28 @@ def test_dry_run_changes_nothing(tmp_path):
     assert "dry run: nothing changed" in result.stdout
 
 
-def test_without_root_it_says_so(tmp_path):
-    if os.geteuid() == 0:
-        if shutil.which("setpriv") is None:
-            pytest.skip("setpriv (util-linux) is needed to run the install as an ordinary user")
+def _readable_by_others(path: Path) -> bool:
+    """Whether an ordinary user can reach the checkout (a clone under a mode-700 temp dir is not)."""
+    return all(p.stat().st_mode & 0o005 == 0o005 for p in [path, *path.parents] if p != Path("/"))
+
+
+def test_without_root_it_says_so(tmp_path, monkeypatch, capsys):
+    from gateway.commands import install as install_command
+    from gateway.cli import build_parser
+
+    is_root = os.geteuid() == 0  # before the patch below, which is process-wide
+    # In-process as a non-root user, wherever the checkout lives.
+    with monkeypatch.context() as patch:
+        patch.setattr(install_command.os, "geteuid", lambda: 1000)
+        args = build_parser("install").parse_args(["install"])
+        assert args._run(args) == 1
+    err = capsys.readouterr().err
+    assert "must run as root" in err and "--root DIR" in err
+
+    # And for real, as an ordinary user, where that user can read the checkout.
+    if is_root:
+        if shutil.which("setpriv") is None or not _readable_by_others(ROOT):
+            return
         result = install(user=65534)
     else:
         result = install()
