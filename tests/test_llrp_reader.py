@@ -12,6 +12,7 @@ from drivers.base import DeviceGone, DeviceUnavailable
 from drivers.llrp import LlrpReader
 from drivers.llrp.inventory import ROSPEC_ID, transmit_power_index
 from gateway.decode.epc import decode_epc
+from gateway.device_runner import DeviceRunner
 from simulators.llrp_reader import LingeringTag, LlrpReaderSimulator, Mix, PalletPass, TagPopulation, sgtin96
 
 
@@ -91,6 +92,28 @@ def test_setup_is_what_a_real_reader_needs():
         finally:
             driver.close()
         assert sim.wait_until(lambda: not sim.connected, 2.0)  # CLOSE_CONNECTION honoured
+
+
+def test_the_final_report_at_stop_is_delivered():
+    """A reader sends what it still buffers between STOP_ROSPEC and its response: those tags are reads."""
+    population = TagPopulation(count=12, antennas=(1,))
+    with LlrpReaderSimulator(port=0, scenario=population, rate=2000) as sim:
+        # N = 0 and an hour between GET_REPORTs: the reader keeps every tag until the inventory stops
+        driver = reader(sim, report_every_n_tags=0, report_interval_ms=3_600_000)
+        delivered: list = []
+        runner = DeviceRunner(driver, delivered.extend)
+        runner.start()
+        try:
+            assert sim.wait_until(lambda: sim.stats["tag_reads"] >= 200, 5.0)
+            assert sim.stats["reports_sent"] == 0 and delivered == []
+        finally:
+            runner.stop()
+        assert runner.state.state == "stopped"
+        assert sim.wait_until(lambda: not sim.connected, 2.0)
+    assert sim.stats["reports_sent"] == 1 and sim.stats["tags_reported"] == 12
+    assert sorted(r.payload for r in delivered) == sorted(s.epc.hex().upper() for s in population.sightings(0))
+    assert all(r.meta["seen_count"] > 1 for r in delivered)
+    assert runner.state.reads == 12
 
 
 def test_transmit_power_table_lookup():

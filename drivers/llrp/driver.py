@@ -5,7 +5,8 @@ GET_READER_CAPABILITIES → DELETE_ROSPEC (all) → [Impinj: enable extensions] 
 (keepalives, events, report spec) → ADD_ROSPEC → ENABLE_ROSPEC → START_ROSPEC.
 read(): one Read per TagReportData; KEEPALIVEs are acknowledged; silence longer than three
 keepalive periods, a closed socket, a ConnectionCloseEvent or undecodable framing is DeviceGone.
-close(): STOP_ROSPEC, DELETE_ROSPEC, CLOSE_CONNECTION, best effort.
+flush(): STOP_ROSPEC, keeping the final ROAccessReports the reader sends before its response.
+close(): DELETE_ROSPEC, CLOSE_CONNECTION, best effort.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from .messages import (
     StartROSpec,
     StartROSpecResponse,
     StopROSpec,
+    StopROSpecResponse,
     encode_message,
 )
 from .params import (
@@ -74,6 +76,9 @@ log = logging.getLogger(__name__)
 IMPINJ_ENABLE_EXTENSIONS = 21
 #: missed keepalive periods before the reader counts as gone
 KEEPALIVE_MISSES = 3
+#: seconds to wait for STOP_ROSPEC's response (and the final report before it) on the way out:
+#: a reader answers at once, so a longer wait would only delay a shutdown behind a dead reader
+STOP_TIMEOUT = 2.0
 
 
 def _antenna_list(value: Any) -> str | None:
@@ -125,6 +130,8 @@ class LlrpReader(Driver):
         self._last_rx = 0.0
         self._next_report = 0.0
         self._bad_messages = 0
+        self._gone = False
+        self._stopped = False
 
     # --- options ---------------------------------------------------------------------------
 
@@ -165,6 +172,7 @@ class LlrpReader(Driver):
         timeout = float(self._opt("connect_timeout"))
         self.conn = LlrpConnection()
         self._pending = []
+        self._gone = self._stopped = False
         try:
             sock = socket.create_connection((host, port), timeout=timeout)
         except OSError as exc:
@@ -287,6 +295,13 @@ class LlrpReader(Driver):
     # --- read ----------------------------------------------------------------------------------
 
     def read(self, timeout: float) -> list[Read]:
+        try:
+            return self._read(timeout)
+        except DeviceGone:
+            self._gone = True  # flush() must not wait on a reader that is not there
+            raise
+
+    def _read(self, timeout: float) -> list[Read]:
         sock = self.sock
         if sock is None:
             raise DeviceGone("not connected")
@@ -375,6 +390,14 @@ class LlrpReader(Driver):
         return self.make_read(tag.epc.hex().upper(), **meta)
 
     def flush(self) -> list[Read]:
+        """Stop the inventory and keep what the reader still had: LLRP readers send their buffered
+        tags as ROAccessReports between STOP_ROSPEC and its response (the final report)."""
+        if self.sock is not None and not self._gone and not self._stopped:
+            try:
+                self._transact(StopROSpec(ROSPEC_ID), StopROSpecResponse, STOP_TIMEOUT)
+            except (OSError, DeviceGone, DeviceUnavailable, LlrpProtocolError) as exc:
+                log.debug("%s: STOP_ROSPEC on the way out: %s", self.device, exc)
+            self._stopped = True
         reads, self._pending = self._pending, []
         return reads
 
@@ -386,7 +409,10 @@ class LlrpReader(Driver):
             return
         try:
             sock.settimeout(1.0)
-            for request in (StopROSpec(ROSPEC_ID), DeleteROSpec(ROSPEC_ID), CloseConnection()):
+            requests = (DeleteROSpec(ROSPEC_ID), CloseConnection())
+            if not self._stopped:  # close() without flush(): nobody is left to take a final report
+                requests = (StopROSpec(ROSPEC_ID), *requests)
+            for request in requests:
                 self._send(_with_id(request, self.conn.next_message_id()))
             deadline = time.monotonic() + 1.0
             while time.monotonic() < deadline:
