@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("gateway.commands.demo", "the whole system on this machine: simulators, a broker, live events"),
     "status": ("gateway.commands.status", "the running daemon's state"),
     "install": ("gateway.commands.install", "install the systemd unit, udev rules, config and data directory"),
+    "tracker": ("gateway.commands.tracker", "run the central tracker: a fleet's events into one store, queries"),
 }
 
 

@@ -12,6 +12,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tracker.config import is_tracker_file
+
+    if is_tracker_file(args.config):  # a central tracker's config: the same strictness, its own keys
+        from .tracker import check_config
+
+        return check_config(args.config)
     config = load_config(args.config)
     if config is None:
         return 2

@@ -1,0 +1,100 @@
+"""The tracker's store on SQLite and on a real private PostgreSQL: idempotent by eventID, nothing dropped,
+gaps and liveness per gateway."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.helpers.tracker import aggregation, object_event, store  # noqa: F401  (fixture)
+from tracker.store import Message, Store, event_messages
+
+UNIT = "urn:epc:id:sgtin:0614141.107346.2017"
+LOT = "urn:epc:class:lgtin:0614141.107346.L7"
+PALLET = "urn:epc:id:sscc:0614141.1123456789"
+
+
+def test_migrations_are_versioned_and_run_once(store):
+    assert store.db.schema_version() == 1
+    assert store.db.migrate() == []
+    assert store.totals()["events"] == 0
+
+
+def test_a_redelivery_is_a_no_op_and_other_content_is_kept_aside(store):
+    event = object_event(1, [UNIT], [(LOT, 3)])
+    assert store.ingest(event_messages("tally", "gw-1", [event])) == ["stored"]
+    assert store.ingest(event_messages("tally", "gw-1", [event, event])) == ["duplicate", "duplicate"]
+    changed = dict(event, bizStep="shipping")
+    assert store.ingest(event_messages("tally", "gw-1", [changed])) == ["conflict"]
+    stored = store.event(event["eventID"])
+    assert stored["bizStep"] == "receiving" and stored["recordTime"].endswith("Z")
+    conflicts = store.aside("conflicts")
+    assert [c["eventID"] for c in conflicts] == [event["eventID"]]
+    assert conflicts[0]["event"]["bizStep"] == "shipping"
+    assert store.totals() == {"events": 1, "conflicts": 1, "invalid": 0, "positions": 0, "rejects": 0,
+                              "gateways": 1, "open_gaps": 0}
+
+
+def test_identifiers_of_every_role_are_indexed(store):
+    event = aggregation(1, PALLET, [UNIT], classes=[(LOT, 2)])
+    store.ingest(event_messages("tally", "gw-1", [event]))
+    with store.db.reading() as cur:
+        rows = cur.all("SELECT role, value, quantity FROM identifiers ORDER BY role")
+    assert rows == [("childEPC", UNIT, None), ("childEPCClass", LOT, 2.0), ("parentID", PALLET, None)]
+
+
+def test_what_the_schema_refuses_is_kept_with_the_reason(store):
+    bad = object_event(1, [UNIT])
+    del bad["eventTime"]
+    messages = [Message("tally/gw-1/events", json.dumps(bad).encode()), Message("tally/gw-1/events", b"\xff{"),
+                Message("tally/gw-1/events", b"[1, 2]")]
+    assert store.ingest(messages) == ["invalid", "invalid", "invalid"]
+    invalid = store.aside("invalid")
+    assert len(invalid) == 3
+    reasons = {i["reason"] for i in invalid}
+    assert any("eventTime" in r for r in reasons) and any(r.startswith("not JSON") for r in reasons)
+    assert store.totals()["events"] == 0
+
+
+def test_gaps_open_and_close_by_late_delivery(store):
+    evs = {n: object_event(n, [f"{UNIT[:-4]}{n}"]) for n in range(1, 7)}
+    store.ingest(event_messages("tally", "gw-1", [evs[1], evs[2], evs[5]]))
+    [gw] = store.gaps()
+    assert gw["lastSeq"] == 5 and gw["events"] == 3
+    assert [(g["first"], g["last"], g["missing"]) for g in gw["openGaps"]] == [(3, 4, 2)]
+    store.ingest(event_messages("tally", "gw-1", [evs[4]]))
+    assert [(g["first"], g["last"], g["missing"]) for g in store.gaps()[0]["openGaps"]] == [(3, 4, 1)]
+    store.ingest(event_messages("tally", "gw-1", [evs[3], evs[6]]))
+    [gw] = store.gaps()
+    assert gw["openGaps"] == [] and [(g["first"], g["last"]) for g in gw["closedGaps"]] == [(3, 4)]
+    assert gw["lastSeq"] == 6
+
+
+def test_status_positions_and_rejects_per_gateway(store):
+    online = {"state": "online", "gateway": "van-7", "backlog": 0}
+    store.ingest([Message("fleet/eu/van-7/status", json.dumps(online).encode()),
+                  Message("fleet/eu/van-7/positions", json.dumps({"lat": 52.1, "lon": 4.3, "device": "gps",
+                                                                  "time": "2026-01-01T00:00:00Z"}).encode()),
+                  Message("fleet/eu/van-7/rejects", b'{"raw": "?"}')])
+    [gw] = store.gaps()
+    assert gw["gateway"] == "van-7" and gw["state"] == "online" and gw["lastSeen"]
+    store.ingest([Message("fleet/eu/van-7/status", b'{"state": "offline", "reason": "lost"}')])
+    assert store.gaps()[0]["state"] == "offline"
+    assert store.totals()["positions"] == 1 and store.totals()["rejects"] == 1
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["events", "positions", "rejects", "status", "other"]), payload=st.binary(max_size=200))
+def test_any_payload_gets_an_outcome_and_nothing_is_lost(tmp_path, kind, payload):
+    s = Store(f"sqlite:{tmp_path / 'fuzz.sqlite3'}").open()
+    try:
+        before = s.totals()
+        [outcome] = s.ingest([Message(f"tally/gw/{kind}", payload)])
+        after = s.totals()
+        assert outcome in {"stored", "invalid", "position", "reject", "status", "ignored"}
+        kept = sum(after[t] - before[t] for t in ("events", "invalid", "positions", "rejects"))
+        assert kept == (0 if outcome in ("status", "ignored") else 1)
+    finally:
+        s.close()

@@ -1,0 +1,203 @@
+"""One thin layer over sqlite3 and psycopg, so the store's SQL is written once.
+
+SQL is written with `?` placeholders and no literal `?` or `%`; PostgreSQL gets `%s`.
+Each thread gets its own connection (HTTP readers never wait behind the ingest writer
+on SQLite's WAL, and psycopg connections are not shared between threads).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from .schema import MIGRATIONS
+
+
+class StoreError(Exception):
+    pass
+
+
+class Database:
+    engine = ""
+    id_column = ""
+    #: whether `SELECT … FOR UPDATE` exists (SQLite serialises writers by itself)
+    row_locks = False
+
+    def __init__(self, url: str):
+        self.url = url
+        self._local = threading.local()
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+
+    # ---- connections ----------------------------------------------------------------------------
+    def connect(self) -> Any:
+        raise NotImplementedError
+
+    def connection(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self.connect()
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except Exception:  # closing at shutdown: nothing left to tell anyone
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+    def sql(self, text: str) -> str:
+        return text
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A write transaction on this thread's connection: committed on success, rolled back on error."""
+        conn = self.connection()
+        cur = conn.cursor()
+        self.begin(cur)
+        try:
+            yield Cursor(self, cur)
+        except BaseException:
+            conn.rollback()
+            raise
+        else:
+            conn.commit()
+        finally:
+            cur.close()
+
+    @contextmanager
+    def reading(self) -> Iterator["Cursor"]:
+        conn = self.connection()
+        cur = conn.cursor()
+        try:
+            yield Cursor(self, cur)
+        finally:
+            cur.close()
+            conn.rollback()  # ends the snapshot, so the next read sees new commits
+
+    def begin(self, cur: Any) -> None:
+        pass
+
+    # ---- schema ----------------------------------------------------------------------------------
+    def migrate(self) -> list[int]:
+        """Apply every migration not yet applied, each in its own transaction; returns those applied."""
+        applied = []
+        with self.transaction() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS tracker_migrations (version INTEGER PRIMARY KEY, "
+                        "description TEXT NOT NULL, applied_at TEXT NOT NULL)")
+        for version, description, statements in MIGRATIONS:
+            with self.transaction() as cur:
+                self.lock_migrations(cur)
+                if cur.one("SELECT version FROM tracker_migrations WHERE version = ?", (version,)):
+                    continue
+                for statement in statements:
+                    cur.execute(statement.replace("{id}", self.id_column))
+                cur.execute("INSERT INTO tracker_migrations (version, description, applied_at) "
+                            "VALUES (?, ?, CURRENT_TIMESTAMP)", (version, description))
+                applied.append(version)
+        return applied
+
+    def lock_migrations(self, cur: "Cursor") -> None:
+        pass
+
+    def schema_version(self) -> int:
+        with self.reading() as cur:
+            row = cur.one("SELECT MAX(version) FROM tracker_migrations")
+        return int(row[0] or 0) if row else 0
+
+
+class Cursor:
+    def __init__(self, db: Database, cur: Any):
+        self.db = db
+        self.cur = cur
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> "Cursor":
+        self.cur.execute(self.db.sql(sql), tuple(params))
+        return self
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.cur.executemany(self.db.sql(sql), [tuple(r) for r in rows])
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
+        return self.execute(sql, params).cur.fetchone()
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return list(self.execute(sql, params).cur.fetchall())
+
+    @property
+    def rowcount(self) -> int:
+        return self.cur.rowcount
+
+
+class SQLite(Database):
+    engine = "sqlite"
+    id_column = "INTEGER PRIMARY KEY"
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self.path = Path(url[len("sqlite:"):])
+
+    def connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: transactions are begun explicitly (BEGIN IMMEDIATE takes the write lock
+        # up front, so two writers queue instead of failing half-way).
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    def begin(self, cur: Any) -> None:
+        cur.execute("BEGIN IMMEDIATE")
+
+    @contextmanager
+    def reading(self) -> Iterator[Cursor]:
+        conn = self.connection()
+        cur = conn.cursor()
+        cur.execute("BEGIN")
+        try:
+            yield Cursor(self, cur)
+        finally:
+            cur.close()
+            conn.rollback()
+
+
+class PostgreSQL(Database):
+    engine = "postgresql"
+    id_column = "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
+    row_locks = True
+
+    def connect(self) -> Any:
+        try:
+            import psycopg
+        except ImportError as exc:
+            raise StoreError("a postgresql:// store needs psycopg (pip install 'tally-gateway[tracker]')") from exc
+        try:
+            return psycopg.connect(self.url, autocommit=False)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to {self.url}: {exc}") from exc
+
+    def sql(self, text: str) -> str:
+        return text.replace("?", "%s")
+
+    def lock_migrations(self, cur: Cursor) -> None:
+        # Several instances starting at once: one migrates, the others wait and then find it done.
+        cur.execute("LOCK TABLE tracker_migrations IN EXCLUSIVE MODE")
+
+
+def open_database(url: str) -> Database:
+    if url.startswith("sqlite:"):
+        return SQLite(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgreSQL(url)
+    raise StoreError(f"unknown store {url!r}: use sqlite:PATH or postgresql://…")

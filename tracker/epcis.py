@@ -1,0 +1,115 @@
+"""What the tracker needs to know about an EPCIS 2.0 event: is it valid by GS1's schema, its
+identity for idempotence, its times in one sortable form, and every identifier it names."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterator, Mapping
+
+EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+
+#: (field, role) for lists of EPCs and of quantities, as MATCH_* parameters name them
+EPC_LISTS = (("epcList", "epc"), ("childEPCs", "childEPC"), ("inputEPCList", "inputEPC"),
+             ("outputEPCList", "outputEPC"))
+QUANTITY_LISTS = (("quantityList", "epcClass"), ("childQuantityList", "childEPCClass"),
+                  ("inputQuantityList", "inputEPCClass"), ("outputQuantityList", "outputEPCClass"))
+
+
+class InvalidEvent(ValueError):
+    pass
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    text = resources.files("gateway").joinpath("epcis/EPCIS-JSON-Schema.json").read_text()
+    return json.loads(text)
+
+
+@lru_cache(maxsize=1)
+def validator() -> Any:
+    import jsonschema
+
+    cls = jsonschema.Draft7Validator
+    return cls(schema(), format_checker=cls.FORMAT_CHECKER)
+
+
+def schema_problem(document: Any) -> str | None:
+    """None if GS1's schema accepts it, else the first few reasons, each with its JSON path."""
+    errors = sorted(validator().iter_errors(document), key=lambda e: list(e.path))
+    if not errors:
+        return None
+    return "; ".join(f"{'/'.join(map(str, e.path)) or '(top)'}: {e.message[:300]}" for e in errors[:3])
+
+
+def utc(text: Any) -> str:
+    """An RFC 3339 time as fixed-width UTC text, which sorts as time on every engine."""
+    if not isinstance(text, str):
+        raise InvalidEvent(f"time {text!r} is not a string")
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidEvent(f"time {text!r} is not RFC 3339") from None
+    if dt.tzinfo is None:
+        raise InvalidEvent(f"time {text!r} has no UTC offset")
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def display_time(stored: str) -> str:
+    """Stored UTC text as EPCIS shows times: milliseconds, Z."""
+    return stored[:23] + "Z"
+
+
+def canonical(event: Mapping[str, Any]) -> bytes:
+    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def digest(event: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical(event)).hexdigest()
+
+
+def event_id(event: Mapping[str, Any]) -> str:
+    """The event's eventID; one without (EPCIS allows it) is named by its content, so it is idempotent too."""
+    value = event.get("eventID")
+    if isinstance(value, str) and value:
+        return value
+    return f"ni:///sha-256;{digest(event)}?ver=CBV2.0"
+
+
+def _ident(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def identifiers(event: Mapping[str, Any]) -> Iterator[tuple[str, str, float | None, str | None]]:
+    """(role, value, quantity, uom) for every EPC and class the event names."""
+    parent = _ident(event.get("parentID"))
+    if parent:
+        yield "parentID", parent, None, None
+    for field, role in EPC_LISTS:
+        for value in event.get(field) or ():
+            if _ident(value):
+                yield role, value, None, None
+    for field, role in QUANTITY_LISTS:
+        for item in event.get(field) or ():
+            if isinstance(item, Mapping) and _ident(item.get("epcClass")):
+                quantity = item.get("quantity")
+                quantity = float(quantity) if isinstance(quantity, (int, float)) and not isinstance(
+                    quantity, bool) else None
+                uom = item.get("uom") if isinstance(item.get("uom"), str) else None
+                yield role, item["epcClass"], quantity, uom
+
+
+def location(event: Mapping[str, Any], field: str) -> str | None:
+    value = event.get(field)
+    return _ident(value.get("id")) if isinstance(value, Mapping) else None
+
+
+def plain_text(event: Mapping[str, Any], field: str) -> str | None:
+    return _ident(event.get(field))

@@ -1,0 +1,195 @@
+"""Ingest from MQTT: shared subscriptions, and an acknowledgement only after the commit.
+
+Instances in one `share_group` split `$share/{group}/{root}/+/events` (and positions, rejects)
+between them: the broker gives each message to one of them. The session is persistent
+(clean_start off, a session expiry), and paho's manual acknowledgement holds every PUBACK
+until the batch holding that message is committed, so a tracker killed at any instant leaves
+its unacknowledged messages with the broker, which delivers them again; storing is idempotent.
+
+Status messages are retained, and a broker sends retained messages only to ordinary
+subscriptions, so every instance subscribes to `{root}/+/status` itself (an idempotent update).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import ssl
+import stat
+import threading
+import time
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.packettypes import PacketTypes
+
+from . import epcis
+from .config import TrackerConfig
+from .store import Message, Store
+
+log = logging.getLogger("tally.tracker.ingest")
+
+SHARED = ("events", "positions", "rejects")
+
+
+class CredentialsError(Exception):
+    pass
+
+
+def read_password(path: str) -> str:
+    """The broker password, refusing a file others can read (as the gateway does)."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise CredentialsError(f"mqtt.password_file: cannot read {path}: {exc.strerror}") from None
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise CredentialsError(f"mqtt.password_file: {path} is readable by others; chmod 600 it")
+    with open(path, encoding="utf-8") as fh:
+        return fh.read().strip("\r\n")
+
+
+def subscriptions(config: TrackerConfig) -> list[str]:
+    root, group = config.topic_root, config.tracker["share_group"]
+    return [f"$share/{group}/{root}/+/{kind}" for kind in SHARED] + [f"{root}/+/status"]
+
+
+class Ingest:
+    def __init__(self, config: TrackerConfig, store: Store):
+        self.config = config
+        self.store = store
+        self.inbox: queue.Queue[tuple[Message, int, int]] = queue.Queue()
+        self.batch = int(config.tracker["batch"])
+        self.connected = False
+        self.counters = {"messages": 0, "batches": 0, "acked": 0, "store_errors": 0, "connects": 0}
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._broker_index = 0
+        self._writer = threading.Thread(target=self._write_loop, name="tracker-writer", daemon=True)
+        self.client = self._make_client()
+
+    # ---- MQTT ------------------------------------------------------------------------------------
+    def _make_client(self) -> mqtt.Client:
+        cfg = self.config.mqtt
+        self.v5 = cfg.get("protocol") != "3.1.1"
+        client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                             client_id=cfg.get("client_id") or f"tally-tracker-{self.config.tracker_id}",
+                             protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311,
+                             clean_session=None if self.v5 else False, manual_ack=True)
+        client.reconnect_delay_set(0.2, 10)
+        if cfg.get("username"):
+            password = read_password(cfg["password_file"]) if cfg.get("password_file") else None
+            client.username_pw_set(cfg["username"], password)
+        tls = cfg.get("tls")
+        if tls and tls.get("ca_file"):
+            client.tls_set(ca_certs=tls["ca_file"], certfile=tls.get("cert_file"), keyfile=tls.get("key_file"),
+                           cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_message = self._on_message
+        return client
+
+    def _connect_args(self) -> dict[str, Any]:
+        broker = self.config.brokers[self._broker_index % len(self.config.brokers)]
+        args: dict[str, Any] = {"host": broker.host, "port": broker.port, "keepalive": self.config.mqtt["keepalive"]}
+        if self.v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = int(self.config.tracker["session_expiry"])
+            args.update(clean_start=False, properties=props)
+        return args
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self.last_error = f"broker refused: {reason_code}"
+            log.warning("%s", self.last_error)
+            return
+        self.connected = True
+        self.counters["connects"] += 1
+        log.info("connected to the broker (session present: %s)", flags.session_present)
+        client.subscribe([(topic, 1) for topic in subscriptions(self.config)])
+
+    def _rotate(self) -> None:
+        if len(self.config.brokers) > 1 and not self._stop.is_set():
+            self._broker_index += 1
+            self.client.connect_async(**self._connect_args())
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected = False
+        if not self._stop.is_set():
+            self.last_error = f"disconnected: {reason_code}"
+            log.warning("broker link lost: %s", reason_code)
+            self._rotate()
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        self.last_error = "cannot connect"
+        self._rotate()
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        self.inbox.put((Message(message.topic, bytes(message.payload), epcis.utc_now()), message.mid, message.qos))
+
+    # ---- writer ----------------------------------------------------------------------------------
+    def _take(self, timeout: float) -> list[tuple[Message, int, int]]:
+        try:
+            items = [self.inbox.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while len(items) < self.batch:
+            try:
+                items.append(self.inbox.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
+    def _commit(self, items: list[tuple[Message, int, int]]) -> None:
+        """Commit, then acknowledge; a failed commit is retried (never acknowledged, never dropped)."""
+        delay = 0.2
+        while True:
+            try:
+                self.store.ingest([m for m, _, _ in items])
+                break
+            except Exception as exc:  # the database is away or refused: count, keep the batch, retry
+                self.counters["store_errors"] += 1
+                self.last_error = f"store: {exc}"
+                log.error("commit failed, retrying in %.1fs: %s", delay, exc)
+                if self._stop.wait(delay):
+                    return  # stopping: unacknowledged, so the broker delivers them again
+                delay = min(delay * 2, 10)
+        self.counters["messages"] += len(items)
+        self.counters["batches"] += 1
+        for _, mid, qos in items:
+            if qos > 0:
+                self.client.ack(mid, qos)
+                self.counters["acked"] += 1
+
+    def _write_loop(self) -> None:
+        while not self._stop.is_set():
+            items = self._take(0.2)
+            if items:
+                self._commit(items)
+        # Stopping: commit what has arrived, so a clean stop leaves nothing to redeliver.
+        while True:
+            items = self._take(0.05)
+            if not items:
+                break
+            self._commit(items)
+
+    # ---- life --------------------------------------------------------------------------------------
+    def start(self) -> "Ingest":
+        self._writer.start()
+        self.client.connect_async(**self._connect_args())
+        self.client.loop_start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._writer.join(timeout)
+        try:
+            self.client.disconnect()
+        finally:
+            self.client.loop_stop()
+
+    def backlog(self) -> int:
+        return self.inbox.qsize()

@@ -1,0 +1,73 @@
+"""One tracker instance: the store, MQTT ingest and the HTTP interface, until SIGTERM or SIGINT.
+
+A stop commits what has arrived and acknowledges it before disconnecting; what arrives after
+that stays with the broker (persistent session) for the next start or another instance.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from .config import TrackerConfig
+from .ingest import Ingest
+from .store import Store
+
+log = logging.getLogger("tally.tracker")
+
+
+class Tracker:
+    def __init__(self, config: TrackerConfig):
+        self.config = config
+        self.store = Store(config.store).open()
+        self.ingest = Ingest(config, self.store)
+        self.http: Any = None
+        self.stopping = threading.Event()
+
+    def start(self) -> "Tracker":
+        self.ingest.start()
+        listen = self.config.tracker["listen"]
+        if listen:
+            from .http import serve
+
+            self.http = serve(self, listen)
+            log.info("HTTP on http://%s:%d/", *self.http.server_address[:2])
+        return self
+
+    def healthy(self) -> tuple[bool, list[str]]:
+        problems = []
+        if not self.ingest.connected:
+            problems.append(f"not connected to the broker ({self.ingest.last_error or 'connecting'})")
+        try:
+            self.store.db.schema_version()
+        except Exception as exc:  # the answer to /healthz is the reason
+            problems.append(f"store unreachable: {exc}")
+        return not problems, problems
+
+    def stop(self) -> None:
+        self.ingest.stop()
+        if self.http is not None:
+            self.http.shutdown()
+            self.http.server_close()
+        self.store.close()
+
+
+def run(config: TrackerConfig) -> int:
+    tracker = Tracker(config)
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    tracker.start()
+    log.info("tracker %s running (store: %s)", config.tracker_id, tracker.store.engine)
+    while not done.wait(1.0):
+        pass
+    log.info("stopping")
+    tracker.stop()
+    log.info("stopped: %s", dict(tracker.store.counts))
+    return 0

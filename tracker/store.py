@@ -1,0 +1,275 @@
+"""The tracker's store: what arrives from the fleet, committed idempotently, nothing dropped.
+
+`ingest(messages)` takes a batch of MQTT messages and commits them in one transaction;
+the caller acknowledges them to the broker only after it returns. Per message:
+- events: stored by eventID; a redelivery (same content) is a no-op, the same eventID with
+  other content goes to `conflicts`, anything GS1's schema refuses goes to `invalid` with
+  the reason. `tally:seq` feeds the per-gateway gap record.
+- positions, rejects: kept per gateway; status (retained): the gateway's online/offline state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from . import epcis
+from .db import Cursor, Database, open_database
+
+log = logging.getLogger("tally.tracker.store")
+
+KINDS = ("events", "positions", "rejects", "status")
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    payload: bytes
+    received_at: str = field(default_factory=epcis.utc_now)
+
+    @property
+    def parts(self) -> tuple[str, str]:
+        """(gateway, kind) from `{root}/{gateway}/{kind}`; the root may itself contain slashes."""
+        pieces = self.topic.rsplit("/", 2)
+        if len(pieces) < 3:
+            return "", ""
+        return pieces[1], pieces[2]
+
+
+class Store:
+    def __init__(self, url: str):
+        self.db: Database = open_database(url)
+        self.counts: Counter[str] = Counter()
+
+    @property
+    def engine(self) -> str:
+        return self.db.engine
+
+    def open(self) -> "Store":
+        self.db.migrate()
+        return self
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---- ingest ----------------------------------------------------------------------------------
+    def ingest(self, messages: Iterable[Message]) -> list[str]:
+        """Commit a batch; one outcome per message (stored, duplicate, conflict, invalid, position,
+        reject, status, ignored). Raises only if the commit itself fails (then nothing is acknowledged)."""
+        messages = list(messages)
+        outcomes: list[str] = []
+        with self.db.transaction() as cur:
+            gateways = sorted({m.parts[0] for m in messages if m.parts[1] in KINDS and m.parts[0]})
+            self._lock_gateways(cur, gateways)
+            for message in messages:
+                gateway, kind = message.parts
+                if kind == "events":
+                    outcomes.append(self._event(cur, message, gateway))
+                elif kind == "positions":
+                    outcomes.append(self._position(cur, message, gateway))
+                elif kind == "rejects":
+                    outcomes.append(self._reject(cur, message, gateway))
+                elif kind == "status":
+                    outcomes.append(self._status(cur, message, gateway))
+                else:
+                    outcomes.append("ignored")
+        self.counts.update(outcomes)
+        return outcomes
+
+    def _lock_gateways(self, cur: Cursor, gateways: list[str]) -> None:
+        """Create the gateways' rows and, on PostgreSQL, lock them in one order: instances sharing the
+        load then update a gateway's sequence record one at a time, and never deadlock."""
+        if not gateways:
+            return
+        cur.executemany("INSERT INTO gateways (gateway) VALUES (?) ON CONFLICT (gateway) DO NOTHING",
+                        [(g,) for g in gateways])
+        if self.db.row_locks:
+            marks = ", ".join("?" for _ in gateways)
+            cur.execute(f"SELECT gateway FROM gateways WHERE gateway IN ({marks}) ORDER BY gateway FOR UPDATE",
+                        gateways)
+
+    def _invalid(self, cur: Cursor, message: Message, reason: str) -> str:
+        cur.execute("INSERT INTO invalid (received_at, topic, reason, body) VALUES (?, ?, ?, ?)",
+                    (message.received_at, message.topic, reason,
+                     message.payload.decode("utf-8", errors="replace")))
+        log.warning("invalid message on %s kept aside: %s", message.topic, reason)
+        return "invalid"
+
+    def _json(self, message: Message) -> tuple[Any, str | None]:
+        try:
+            return json.loads(message.payload), None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return None, f"not JSON: {exc}"
+
+    def _event(self, cur: Cursor, message: Message, gateway: str) -> str:
+        event, problem = self._json(message)
+        if problem is None and not isinstance(event, dict):
+            problem = "not a JSON object"
+        if problem is None:
+            problem = epcis.schema_problem(event)
+        if problem is None:
+            try:
+                event_time = epcis.utc(event.get("eventTime"))
+            except epcis.InvalidEvent as exc:
+                problem = str(exc)
+        if problem is not None:
+            return self._invalid(cur, message, problem)
+        eid = epcis.event_id(event)
+        digest = epcis.digest(event)
+        seq = event.get("tally:seq")
+        seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+        row = cur.one(
+            "INSERT INTO events (event_id, type, event_time, record_time, action, biz_step, disposition, "
+            "read_point, biz_location, gateway, seq, digest, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (event_id) DO NOTHING RETURNING id",
+            (eid, event["type"], event_time, message.received_at, epcis.plain_text(event, "action"),
+             epcis.plain_text(event, "bizStep"), epcis.plain_text(event, "disposition"),
+             epcis.location(event, "readPoint"), epcis.location(event, "bizLocation"), gateway, seq, digest,
+             json.dumps(event, ensure_ascii=False)))
+        if row is None:
+            existing = cur.one("SELECT digest FROM events WHERE event_id = ?", (eid,))
+            if existing and existing[0] == digest:
+                return "duplicate"
+            cur.execute("INSERT INTO conflicts (event_id, received_at, topic, digest, body) VALUES (?, ?, ?, ?, ?)",
+                        (eid, message.received_at, message.topic, digest, json.dumps(event, ensure_ascii=False)))
+            log.warning("event %s arrived again with other content (on %s): kept aside as a conflict",
+                        eid, message.topic)
+            return "conflict"
+        cur.executemany("INSERT INTO identifiers (event, role, value, quantity, uom) VALUES (?, ?, ?, ?, ?)",
+                        [(row[0], *ident) for ident in epcis.identifiers(event)])
+        cur.execute("UPDATE gateways SET events = events + 1, last_seen = ? WHERE gateway = ?",
+                    (message.received_at, gateway))
+        if seq is not None:
+            self._sequence(cur, gateway, seq, message.received_at)
+        return "stored"
+
+    def _sequence(self, cur: Cursor, gateway: str, seq: int, now: str) -> None:
+        """Gaps in a gateway's `tally:seq`: opened when a number is skipped, closed when every number
+        in the range has arrived (late, or through another instance)."""
+        row = cur.one("SELECT max_seq FROM gateways WHERE gateway = ?", (gateway,))
+        top = row[0] if row else None
+        if top is None or seq > top:
+            low = 1 if top is None else top + 1
+            if seq > low:
+                cur.execute("INSERT INTO gaps (gateway, first_seq, last_seq, detected_at) VALUES (?, ?, ?, ?)",
+                            (gateway, low, seq - 1, now))
+                log.warning("gateway %s: events %d..%d missing", gateway, low, seq - 1)
+            cur.execute("UPDATE gateways SET max_seq = ? WHERE gateway = ?", (seq, gateway))
+            return
+        gap = cur.one("SELECT id, first_seq, last_seq FROM gaps WHERE gateway = ? AND closed_at IS NULL "
+                      "AND first_seq <= ? AND last_seq >= ?", (gateway, seq, seq))
+        if gap is None:
+            return
+        gap_id, first, last = gap
+        have = cur.one("SELECT COUNT(DISTINCT seq) FROM events WHERE gateway = ? AND seq BETWEEN ? AND ?",
+                       (gateway, first, last))[0]
+        if have >= last - first + 1:
+            cur.execute("UPDATE gaps SET closed_at = ? WHERE id = ?", (now, gap_id))
+            log.info("gateway %s: gap %d..%d closed by late delivery", gateway, first, last)
+
+    def _position(self, cur: Cursor, message: Message, gateway: str) -> str:
+        record, problem = self._json(message)
+        if problem is None and not isinstance(record, dict):
+            problem = "not a JSON object"
+        if problem is not None:
+            return self._invalid(cur, message, problem)
+        lat, lon = record.get("lat"), record.get("lon")
+        number = (int, float)
+        cur.execute("INSERT INTO positions (gateway, device, time, lat, lon, received_at, body) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (gateway, record.get("device") if isinstance(record.get("device"), str) else None,
+                     record.get("time") if isinstance(record.get("time"), str) else None,
+                     float(lat) if isinstance(lat, number) else None, float(lon) if isinstance(lon, number) else None,
+                     message.received_at, json.dumps(record, ensure_ascii=False)))
+        cur.execute("UPDATE gateways SET last_seen = ? WHERE gateway = ?", (message.received_at, gateway))
+        return "position"
+
+    def _reject(self, cur: Cursor, message: Message, gateway: str) -> str:
+        cur.execute("INSERT INTO rejects (gateway, received_at, body) VALUES (?, ?, ?)",
+                    (gateway, message.received_at, message.payload.decode("utf-8", errors="replace")))
+        cur.execute("UPDATE gateways SET last_seen = ? WHERE gateway = ?", (message.received_at, gateway))
+        return "reject"
+
+    def _status(self, cur: Cursor, message: Message, gateway: str) -> str:
+        if not message.payload:  # a retained message being cleared
+            cur.execute("UPDATE gateways SET state = NULL, status = NULL, status_time = ? WHERE gateway = ?",
+                        (message.received_at, gateway))
+            return "status"
+        record, problem = self._json(message)
+        if problem is None and not isinstance(record, dict):
+            problem = "not a JSON object"
+        if problem is not None:
+            return self._invalid(cur, message, problem)
+        state = record.get("state") if record.get("state") in ("online", "offline") else "unknown"
+        cur.execute("UPDATE gateways SET state = ?, status = ?, status_time = ? WHERE gateway = ?",
+                    (state, json.dumps(record, ensure_ascii=False), message.received_at, gateway))
+        if state == "online":
+            cur.execute("UPDATE gateways SET last_seen = ? WHERE gateway = ?", (message.received_at, gateway))
+        return "status"
+
+    # ---- reading ---------------------------------------------------------------------------------
+    def event(self, event_id: str) -> dict[str, Any] | None:
+        with self.db.reading() as cur:
+            row = cur.one("SELECT body, record_time FROM events WHERE event_id = ?", (event_id,))
+        return as_event(row) if row else None
+
+    def gaps(self) -> list[dict[str, Any]]:
+        with self.db.reading() as cur:
+            gateways = cur.all("SELECT gateway, max_seq, events, last_seen, state, status, status_time "
+                               "FROM gateways ORDER BY gateway")
+            gaps = cur.all("SELECT gateway, first_seq, last_seq, detected_at, closed_at FROM gaps ORDER BY id")
+            open_missing = {}
+            for gw, first, last, _, closed in gaps:
+                if closed is None:
+                    have = cur.one("SELECT COUNT(DISTINCT seq) FROM events WHERE gateway = ? AND seq BETWEEN ? "
+                                   "AND ?", (gw, first, last))[0]
+                    open_missing[(gw, first)] = (last - first + 1) - have
+        out = []
+        for gw, max_seq, count, last_seen, state, status, status_time in gateways:
+            mine = [g for g in gaps if g[0] == gw]
+            out.append({
+                "gateway": gw, "state": state or "unknown", "lastSeen": last_seen, "statusTime": status_time,
+                "status": json.loads(status) if status else None, "events": count, "lastSeq": max_seq,
+                "openGaps": [{"first": f, "last": la, "missing": open_missing[(gw, f)], "detected": d}
+                             for _, f, la, d, c in mine if c is None],
+                "closedGaps": [{"first": f, "last": la, "detected": d, "closed": c}
+                               for _, f, la, d, c in mine if c is not None],
+            })
+        return out
+
+    def aside(self, table: str, limit: int = 100) -> list[dict[str, Any]]:
+        """What was kept aside: `conflicts` or `invalid`, newest first."""
+        with self.db.reading() as cur:
+            if table == "conflicts":
+                rows = cur.all("SELECT event_id, received_at, topic, body FROM conflicts ORDER BY id DESC LIMIT ?",
+                               (limit,))
+                return [{"eventID": e, "received": r, "topic": t, "event": json.loads(b)} for e, r, t, b in rows]
+            rows = cur.all("SELECT received_at, topic, reason, body FROM invalid ORDER BY id DESC LIMIT ?", (limit,))
+            return [{"received": r, "topic": t, "reason": why, "body": b} for r, t, why, b in rows]
+
+    def totals(self) -> dict[str, int]:
+        with self.db.reading() as cur:
+            out = {}
+            for table in ("events", "conflicts", "invalid", "positions", "rejects", "gateways"):
+                out[table] = int(cur.one(f"SELECT COUNT(*) FROM {table}")[0])
+            out["open_gaps"] = int(cur.one("SELECT COUNT(*) FROM gaps WHERE closed_at IS NULL")[0])
+        return out
+
+
+def as_event(row: tuple) -> dict[str, Any]:
+    """A stored event as the query interface returns it: the event as sent, with the recordTime set here."""
+    event = json.loads(row[0])
+    event["recordTime"] = epcis.display_time(row[1])
+    return event
+
+
+def open_store(url: str) -> Store:
+    return Store(url).open()
+
+
+def event_messages(root: str, gateway: str, events: Iterable[Mapping[str, Any]]) -> list[Message]:
+    """Helper for tools and tests: events as they would arrive on `{root}/{gateway}/events`."""
+    return [Message(f"{root}/{gateway}/events", json.dumps(e).encode()) for e in events]
