@@ -334,6 +334,11 @@ def _tracking(result: dict[str, Any], found: tracking.TrackingNumber) -> dict[st
     result["carrier"] = found.carrier
     result["product"] = found.product
     result["tracking_number"] = found.tracking_number
+    if found.scheme is not None:
+        result["scheme"] = found.scheme  # "s10": a UPU S10 item, `country` the issuing post's
+        result["country"] = found.country
+    if found.service is not None:
+        result["service"] = found.service
     if found.valid:
         result["identity"] = identity.shipment(found.carrier, found.tracking_number)
         result["identity_kind"] = "shipment"
