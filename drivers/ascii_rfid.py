@@ -140,13 +140,14 @@ class AsciiRfidReader(Driver):
         self.framer = self._framer()
 
     def _framer(self) -> AsciiFramer:
-        return AsciiFramer(self.option("framing"), self.option("max_length"))
+        return AsciiFramer(self.settings["framing"], self.settings["max_length"])
 
     def describe(self) -> str:
-        return f"{self.settings['port']} @ {self.option('baudrate')} baud ({self.option('framing')}, {self.option('format')})"
+        s = self.settings
+        return f"{s['port']} @ {s['baudrate']} baud ({s['framing']}, {s['format']})"
 
     def open(self) -> None:
-        self.serial = open_port(self.settings["port"], baudrate=self.option("baudrate"))
+        self.serial = open_port(self.settings["port"], baudrate=self.settings["baudrate"])
         self.framer = self._framer()
 
     def read(self, timeout: float) -> list[Read]:
@@ -160,7 +161,7 @@ class AsciiRfidReader(Driver):
                 return reads
 
     def _to_read(self, text: str) -> Read | None:
-        payload, meta = normalize(text, self.option("format"), self.option("strip_prefix"))
+        payload, meta = normalize(text, self.settings["format"], self.settings["strip_prefix"])
         if payload is None:
             log.warning("%s: ignored a frame: %s", self.device, meta.get("error"))
             return None

@@ -10,6 +10,7 @@ its timeout so the runner can stop the thread promptly.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
@@ -78,6 +79,21 @@ def in_range(low: float | None = None, high: float | None = None) -> Callable[[A
     return check
 
 
+def resolve_settings(options: Mapping[str, Option], settings: Mapping[str, Any]) -> dict[str, Any]:
+    """`settings` with every declared option's default filled in where the value is missing or None.
+
+    The defaults live only in the Option specs, which the config validator applies too, so a driver
+    built from a validated config and one built in a test with a few keys see the same values.
+    A missing required key stays missing (a KeyError names it); undeclared keys (the device's
+    common ones, read cycles) are kept.
+    """
+    out = dict(settings)
+    for key, opt in options.items():
+        if out.get(key) is None and opt.default is not REQUIRED:
+            out[key] = copy.copy(opt.default)  # a list default must not be shared between devices
+    return out
+
+
 class Driver:
     """Base class: subclasses set `name`, `content`, `options` and implement open/read/close."""
 
@@ -95,12 +111,8 @@ class Driver:
 
     def __init__(self, device: str, settings: Mapping[str, Any]):
         self.device = device
-        self.settings = dict(settings)
-
-    def option(self, key: str) -> Any:
-        """A driver-specific setting, or its declared default when the config left it out."""
-        value = self.settings.get(key)
-        return self.options[key].default if value is None else value
+        #: the one way a driver reads its settings: `self.settings[key]`, defaults already applied
+        self.settings = resolve_settings(self.options, settings)
 
     def open(self) -> None:  # pragma: no cover - interface
         raise NotImplementedError

@@ -134,9 +134,7 @@ class Camera(Driver):
 
     def __init__(self, device: str, settings: Mapping[str, Any]):
         super().__init__(device, settings)
-        defaults = {key: opt.default for key, opt in self.options.items()}
-        self.config = {**defaults, **self.settings}
-        source = self.config["device"]
+        source = self.settings["device"]
         self.source: int | str = int(source) if isinstance(source, str) and source.isdigit() else source
         self._cap: Any = None
         self._live = True
@@ -144,8 +142,8 @@ class Camera(Driver):
         self._last_decode: float | None = None
         self._frames = 0
         self._fps_cache: float | None = None
-        self.filter = RepeatFilter(float(self.config["repeat_ms"]) / 1000.0, int(self.config["absent_frames"]))
-        self.decoders = self.config["decoders"]
+        self.filter = RepeatFilter(float(self.settings["repeat_ms"]) / 1000.0, int(self.settings["absent_frames"]))
+        self.decoders = self.settings["decoders"]
 
     def describe(self) -> str:
         src = self.source
@@ -181,10 +179,10 @@ class Camera(Driver):
             cap.release()
             raise DeviceUnavailable(f"cannot open camera {self.describe().split(' ', 1)[1]}")
         if self._live:
-            if self.config["width"]:
-                cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.config["width"])
-            if self.config["height"]:
-                cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.config["height"])
+            if self.settings["width"]:
+                cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.settings["width"])
+            if self.settings["height"]:
+                cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.settings["height"])
             cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # fresh frames, not a queue of old ones
         self._cap = cap
         self._ended = False
@@ -206,7 +204,7 @@ class Camera(Driver):
                 fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
             except Exception:  # noqa: BLE001 - a folder or odd container: fall back
                 fps = 0.0
-            self._fps_cache = fps if 0 < fps < 1000 else float(self.config["fps"])
+            self._fps_cache = fps if 0 < fps < 1000 else float(self.settings["fps"])
         return self._fps_cache
 
     def read(self, timeout: float) -> list[Read]:
@@ -215,8 +213,8 @@ class Camera(Driver):
         from .camera_decoder import LINEAR, decode_frame
 
         deadline = time.monotonic() + max(0.0, timeout)
-        interval = 1.0 / float(self.config["fps"])
-        roi = self.config["roi"] or None
+        interval = 1.0 / float(self.settings["fps"])
+        roi = self.settings["roi"] or None
         while True:
             if self._ended:
                 time.sleep(max(0.0, deadline - time.monotonic()))
@@ -239,10 +237,10 @@ class Camera(Driver):
                 continue  # over the frame-rate cap: drop the frame, keep the capture fresh
             self._last_decode = now
             try:
-                codes = decode_frame(frame, roi=roi, decoders=self.decoders, inverted=self.config["inverted"])
+                codes = decode_frame(frame, roi=roi, decoders=self.decoders, inverted=self.settings["inverted"])
             except ValueError as exc:
                 raise DeviceGone(f"{self.describe()}: unusable frame: {exc}") from exc
-            confirm = int(self.config["confirm_frames"])
+            confirm = int(self.settings["confirm_frames"])
             new = set(self.filter.frame(
                 [(c["text"], confirm if c["symbology"] in LINEAR else 1) for c in codes], now))
             reads = []

@@ -163,22 +163,21 @@ class GpsdClient(Driver):
     def __init__(self, device, settings):
         super().__init__(device, settings)
         self.sock: socket.socket | None = None
-        self.reports = GpsdReports(self.settings.get("gps_device"))
+        self.reports = GpsdReports(self.settings["gps_device"])
 
     def describe(self) -> str:
-        where = f"gpsd at {self.settings.get('host', '127.0.0.1')}:{self.settings.get('port', DEFAULT_PORT)}"
-        device = self.settings.get("gps_device")
+        where = f"gpsd at {self.settings['host']}:{self.settings['port']}"
+        device = self.settings["gps_device"]
         return f"{where} ({device})" if device else where
 
     def open(self) -> None:
-        host = self.settings.get("host", "127.0.0.1")
-        port = self.settings.get("port", DEFAULT_PORT)
+        host, port = self.settings["host"], self.settings["port"]
         try:
-            sock = socket.create_connection((host, port), timeout=self.settings.get("connect_timeout_s", 5.0))
+            sock = socket.create_connection((host, port), timeout=self.settings["connect_timeout_s"])
         except OSError as exc:
             raise DeviceUnavailable(f"cannot connect to gpsd at {host}:{port}: {exc.strerror or exc}") from None
         watch: dict[str, Any] = {"enable": True, "json": True}
-        if self.settings.get("gps_device"):
+        if self.settings["gps_device"]:
             watch["device"] = self.settings["gps_device"]
         try:
             sock.sendall(b"?WATCH=" + json.dumps(watch, separators=(",", ":")).encode() + b";\n")
@@ -187,7 +186,7 @@ class GpsdClient(Driver):
             sock.close()
             raise DeviceUnavailable(f"gpsd at {host}:{port} refused the watch: {exc.strerror or exc}") from None
         self.sock = sock
-        self.reports = GpsdReports(self.settings.get("gps_device"))
+        self.reports = GpsdReports(self.settings["gps_device"])
 
     def read(self, timeout: float) -> list[Read]:
         sock = self.sock

@@ -67,16 +67,14 @@ class HidScanner(Driver):
 
     def __init__(self, device: str, settings: Mapping[str, Any]):
         super().__init__(device, settings)
-        defaults = {key: opt.default for key, opt in self.options.items() if key != "device"}
-        self.config = {**defaults, **self.settings}
-        self.path = str(self.config.get("device", ""))
+        self.path = str(self.settings["device"])
         self._dev: Any = None
         self._clock = time.time
         self._decoder: WedgeDecoder | None = None
         self.rejected = 0
 
     def _new_decoder(self, caps_lock: bool = False, num_lock: bool = True) -> WedgeDecoder:
-        c = self.config
+        c = self.settings
         return WedgeDecoder(
             c["layout"],
             terminators=terminator_names(c["terminator"]),
@@ -97,7 +95,7 @@ class HidScanner(Driver):
         except (OSError, ValueError) as exc:
             raise DeviceUnavailable(f"cannot open {self.path}: {getattr(exc, 'strerror', None) or exc}") from exc
         try:
-            if self.config["grab"]:
+            if self.settings["grab"]:
                 dev.grab()
         except OSError as exc:
             dev.close()
@@ -116,7 +114,7 @@ class HidScanner(Driver):
             pass
         # The scanner compensates for the host's Caps Lock LED, so start from it.
         self._decoder = self._new_decoder(caps_lock=LED_CAPSL in leds, num_lock=True)
-        log.info("opened %s (%s layout)", self.path, self.config["layout"])
+        log.info("opened %s (%s layout)", self.path, self.settings["layout"])
 
     def _events(self) -> list[tuple[int, int, int, float]]:
         """Whatever events are waiting: [(type, code, value, timestamp)]."""
@@ -153,7 +151,7 @@ class HidScanner(Driver):
         reads = []
         for o in outcomes:
             if isinstance(o, Scan):
-                reads.append(self.make_read(o.text, ended_by=o.ended_by, layout=self.config["layout"]))
+                reads.append(self.make_read(o.text, ended_by=o.ended_by, layout=self.settings["layout"]))
             elif isinstance(o, ScanRejected):
                 self.rejected += 1
                 # length only: scan content stays out of logs
@@ -168,7 +166,7 @@ class HidScanner(Driver):
         if dev is None:
             return
         # Either may fail on an unplugged device: nothing is left to release then.
-        if self.config["grab"]:
+        if self.settings["grab"]:
             try:
                 dev.ungrab()
             except OSError:
@@ -179,7 +177,7 @@ class HidScanner(Driver):
             pass
 
     def describe(self) -> str:
-        return f"hid-scanner {self.path} ({self.config['layout']} layout)"
+        return f"hid-scanner {self.path} ({self.settings['layout']} layout)"
 
     @property
     def stats(self) -> dict[str, int]:

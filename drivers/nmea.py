@@ -41,23 +41,23 @@ class NmeaReceiver(Driver):
     def __init__(self, device, settings):
         super().__init__(device, settings)
         self.serial = None
-        self.framer = NmeaFramer(max_length=self.settings.get("max_length", MAX_SENTENCE))
+        self.framer = NmeaFramer(max_length=self.settings["max_length"])
 
     @property
     def port(self) -> str:
         return self.settings["port"]
 
     def describe(self) -> str:
-        return f"NMEA receiver on {self.port} @ {self.settings.get('baudrate', 9600)} baud"
+        return f"NMEA receiver on {self.port} @ {self.settings['baudrate']} baud"
 
     def open(self) -> None:
         if not os.path.exists(self.port):
             raise DeviceUnavailable(f"{self.port} does not exist (receiver unplugged?)")
         # timeout=0: reads never block; read() waits in select() with its own deadline,
         # which pyserial's timeout property would re-apply with a tcsetattr on every change.
-        self.serial = open_port(self.port, baudrate=self.option("baudrate"), timeout=0,
-                                exclusive=self.option("exclusive"))
-        self.framer = NmeaFramer(self.framer.counters, self.settings.get("max_length", MAX_SENTENCE))
+        self.serial = open_port(self.port, baudrate=self.settings["baudrate"], timeout=0,
+                                exclusive=self.settings["exclusive"])
+        self.framer = NmeaFramer(self.framer.counters, self.settings["max_length"])
 
     def read(self, timeout: float) -> list[Read]:
         import serial

@@ -45,27 +45,27 @@ class SerialRfidReader(Driver):
         self._bad_crc = 0
 
     def describe(self) -> str:
-        return f"{self.settings['port']} @ {self.option('baudrate')} baud (M100)"
+        return f"{self.settings['port']} @ {self.settings['baudrate']} baud (M100)"
 
     def open(self) -> None:
         port = self.settings["port"]
-        self.serial = open_port(port, baudrate=self.option("baudrate"))
+        self.serial = open_port(port, baudrate=self.settings["baudrate"])
         self.framer = m100.M100Framer()
         try:
             self.serial.reset_input_buffer()
             self._write(m100.stop_multi_poll())  # a module left inventorying by someone else
-            if self.option("check_module"):
+            if self.settings["check_module"]:
                 info = self._request(m100.get_info(m100.INFO_HARDWARE), m100.CMD_GET_INFO, 1.0)
                 if info is None:
                     raise DeviceUnavailable(f"{port}: no M100 module answers (wrong port or baud rate?)")
                 self.module_info = info.payload[1:].decode("ascii", "replace").strip("\0 ")
                 log.info("%s: M100 module %r on %s", self.device, self.module_info, port)
-            power = self.settings.get("transmit_power")
+            power = self.settings["transmit_power"]
             if power is not None:
                 reply = self._request(m100.set_power(power), m100.CMD_SET_POWER, 1.0)
                 if reply is None or reply.is_error or reply.payload[:1] != b"\x00":
                     raise DeviceUnavailable(f"{port}: module refused transmit power {power} dBm")
-            if self.option("mode") == "multi-poll":
+            if self.settings["mode"] == "multi-poll":
                 self._write(m100.multi_poll(0xFFFF))
         except DeviceGone as exc:
             self.close()
@@ -96,12 +96,12 @@ class SerialRfidReader(Driver):
     def read(self, timeout: float) -> list[Read]:
         deadline = time.monotonic() + timeout
         reads: list[Read] = []
-        single = self.option("mode") == "single-poll"
+        single = self.settings["mode"] == "single-poll"
         while True:
             now = time.monotonic()
             if single and now >= self._next_poll:
                 self._write(m100.single_poll())
-                self._next_poll = now + self.option("poll_interval_ms") / 1000.0
+                self._next_poll = now + self.settings["poll_interval_ms"] / 1000.0
             elif not single and now - self._last_frame > REARM_S:
                 self._write(m100.multi_poll(0xFFFF))
                 self._last_frame = now

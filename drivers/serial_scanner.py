@@ -36,19 +36,18 @@ class SerialScanner(Driver):
 
     def _framer(self) -> ScanFramer:
         s = self.settings
-        return ScanFramer(s.get("terminator", "any"), s.get("char_timeout_ms", 50) / 1000.0, s.get("prefix", ""),
-                          s.get("suffix", ""), s.get("max_length", 4096), s.get("encoding", "utf-8"))
+        return ScanFramer(s["terminator"], s["char_timeout_ms"] / 1000.0, s["prefix"], s["suffix"], s["max_length"],
+                          s["encoding"])
 
     def describe(self) -> str:
-        return f"{self.settings['port']} @ {self.settings.get('baudrate', 9600)} baud"
+        return f"{self.settings['port']} @ {self.settings['baudrate']} baud"
 
     def open(self) -> None:
-        self.serial = open_port(self.settings["port"], baudrate=self.option("baudrate"), bytesize=self.option("bytesize"),
-                                parity=PARITY[self.option("parity")], stopbits=self.option("stopbits"),
-                                rtscts=self.option("rtscts"),
+        s = self.settings
+        self.serial = open_port(s["port"], baudrate=s["baudrate"], bytesize=s["bytesize"], parity=PARITY[s["parity"]],
+                                stopbits=s["stopbits"], rtscts=s["rtscts"],
                                 # An idle scanner should cost nothing: block long unless silence ends a scan.
-                                timeout=0.2 if self.option("terminator") != "none"
-                                else self.option("char_timeout_ms") / 1000.0)
+                                timeout=0.2 if s["terminator"] != "none" else s["char_timeout_ms"] / 1000.0)
         self.framer = self._framer()
 
     def read(self, timeout: float) -> list[Read]:

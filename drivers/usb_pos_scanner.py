@@ -154,9 +154,7 @@ class UsbPosScanner(Driver):
 
     def __init__(self, device: str, settings: Mapping[str, Any]):
         super().__init__(device, settings)
-        defaults = {key: opt.default for key, opt in self.options.items()}
-        self.config = {**defaults, **self.settings}
-        self.parser = HidPosParser(int(self.config["report_id"]))
+        self.parser = HidPosParser(int(self.settings["report_id"]))
         self.errors = 0
         self._fd: int | None = None
         self._usb: Any = None
@@ -171,17 +169,17 @@ class UsbPosScanner(Driver):
         return ["set vid and pid (the scanner's USB ids), or hidraw (its /dev/hidrawN)"]
 
     def describe(self) -> str:
-        if self.config["hidraw"]:
-            return f"usb-pos-scanner {self.config['hidraw']}"
-        return f"usb-pos-scanner {self.config['vid']:04x}:{self.config['pid']:04x}"
+        if self.settings["hidraw"]:
+            return f"usb-pos-scanner {self.settings['hidraw']}"
+        return f"usb-pos-scanner {self.settings['vid']:04x}:{self.settings['pid']:04x}"
 
     # -- open ----------------------------------------------------------------------
 
     def open(self) -> None:
-        self.parser = HidPosParser(int(self.config["report_id"]))
-        if self.config["hidraw"]:
-            self._open_hidraw(self.config["hidraw"])
-        elif self.config["vid"] and self.config["pid"]:
+        self.parser = HidPosParser(int(self.settings["report_id"]))
+        if self.settings["hidraw"]:
+            self._open_hidraw(self.settings["hidraw"])
+        elif self.settings["vid"] and self.settings["pid"]:
             self._open_usb()
         else:
             raise DeviceUnavailable("usb-pos-scanner needs vid and pid, or hidraw")
@@ -198,7 +196,7 @@ class UsbPosScanner(Driver):
             import usb.util
         except ImportError as exc:
             raise DeviceUnavailable(f"pyusb is not installed: {exc}") from exc
-        vid, pid, serial = self.config["vid"], self.config["pid"], self.config["serial"]
+        vid, pid, serial = self.settings["vid"], self.settings["pid"], self.settings["serial"]
 
         def wanted(dev: Any) -> bool:
             if not serial:

@@ -135,13 +135,9 @@ class LlrpReader(Driver):
 
     # --- options ---------------------------------------------------------------------------
 
-    def _opt(self, key: str) -> Any:
-        value = self.settings.get(key)
-        return self.options[key].default if value is None and key not in ("host", "transmit_power") else value
-
     @property
     def _address(self) -> tuple[str, int]:
-        return self.settings["host"], int(self._opt("port"))
+        return self.settings["host"], int(self.settings["port"])
 
     def describe(self) -> str:
         host, port = self._address
@@ -149,19 +145,19 @@ class LlrpReader(Driver):
 
     def _inventory_settings(self) -> InventorySettings:
         return InventorySettings(
-            antennas=tuple(self._opt("antennas")),
-            transmit_power_dbm=self.settings.get("transmit_power"),
-            session=self._opt("session"),
-            tag_population=self._opt("tag_population"),
-            search_mode=self._opt("search_mode"),
-            report_every_n_tags=self._opt("report_every_n_tags"),
-            keepalive_ms=self._opt("keepalive_ms"),
+            antennas=tuple(self.settings["antennas"]),
+            transmit_power_dbm=self.settings["transmit_power"],
+            session=self.settings["session"],
+            tag_population=self.settings["tag_population"],
+            search_mode=self.settings["search_mode"],
+            report_every_n_tags=self.settings["report_every_n_tags"],
+            keepalive_ms=self.settings["keepalive_ms"],
         )
 
     @property
     def _report_interval(self) -> float:
-        interval = self._opt("report_interval_ms")
-        if not interval and not self._opt("report_every_n_tags"):
+        interval = self.settings["report_interval_ms"]
+        if not interval and not self.settings["report_every_n_tags"]:
             interval = 1000  # N=0 and no interval would never report: poll once a second
         return interval / 1000.0
 
@@ -169,7 +165,7 @@ class LlrpReader(Driver):
 
     def open(self) -> None:
         host, port = self._address
-        timeout = float(self._opt("connect_timeout"))
+        timeout = float(self.settings["connect_timeout"])
         self.conn = LlrpConnection()
         self._pending = []
         self._gone = self._stopped = False
@@ -306,7 +302,7 @@ class LlrpReader(Driver):
         if sock is None:
             raise DeviceGone("not connected")
         deadline = time.monotonic() + timeout
-        keepalive = self._opt("keepalive_ms") / 1000.0
+        keepalive = self.settings["keepalive_ms"] / 1000.0
         silence_limit = keepalive * KEEPALIVE_MISSES if keepalive else None
         while True:
             try:
@@ -358,7 +354,7 @@ class LlrpReader(Driver):
                                 "connected" if event.connected else "disconnected")
                 elif isinstance(event, ReaderExceptionEvent):
                     log.warning("%s: reader exception: %s", self.device, event.message)
-                elif isinstance(event, GpiEvent) and event.port in (self.settings.get("gpi_triggers") or ()):
+                elif isinstance(event, GpiEvent) and event.port in self.settings["gpi_triggers"]:
                     self._pending.append(Read(self.device, self.name, "trigger", f"GPI {event.port}",
                                               meta={"on": event.state, "gpi": event.port, "devices": [self.device]}))
         elif isinstance(message, ErrorMessage):
