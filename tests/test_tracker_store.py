@@ -98,3 +98,13 @@ def test_any_payload_gets_an_outcome_and_nothing_is_lost(tmp_path, kind, payload
         assert kept == (0 if outcome in ("status", "ignored") else 1)
     finally:
         s.close()
+
+
+def test_the_fast_validator_agrees_with_jsonschema(epcis_validator):
+    from tracker.epcis import schema_problem
+
+    good = [object_event(1, [UNIT], [(LOT, 2)]), aggregation(2, PALLET, [UNIT], classes=[(LOT, 1)])]
+    bad = [dict(good[0], eventTime="yesterday"), dict(good[0], action="SOMETIMES"), {"type": "ObjectEvent"},
+           dict(good[1], parentID=7), {k: v for k, v in good[0].items() if k != "@context"}]
+    for event in good + bad:
+        assert (schema_problem(event) is None) == epcis_validator.is_valid(event), event

@@ -31,18 +31,23 @@ def schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def validator() -> Any:
-    import jsonschema
+    # fastjsonschema compiles the schema to Python once: about 0.2 ms an event against jsonschema's
+    # 8-18 ms on GS1's schema, which would cap one instance near a hundred events a second.
+    # The tests cross-check it with jsonschema on the events gateways send.
+    import fastjsonschema
 
-    cls = jsonschema.Draft7Validator
-    return cls(schema(), format_checker=cls.FORMAT_CHECKER)
+    return fastjsonschema.compile(schema())
 
 
 def schema_problem(document: Any) -> str | None:
-    """None if GS1's schema accepts it, else the first few reasons, each with its JSON path."""
-    errors = sorted(validator().iter_errors(document), key=lambda e: list(e.path))
-    if not errors:
-        return None
-    return "; ".join(f"{'/'.join(map(str, e.path)) or '(top)'}: {e.message[:300]}" for e in errors[:3])
+    """None if GS1's schema accepts it, else the reason, naming the JSON path."""
+    import fastjsonschema
+
+    try:
+        validator()(document)
+    except fastjsonschema.JsonSchemaException as exc:
+        return exc.message[:500]
+    return None
 
 
 def utc(text: Any) -> str:
