@@ -5,7 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers.gateway import ROOT
+
+pytestmark = pytest.mark.slow  # each test starts the gateway (and a broker) as its own process
 
 
 def test_demo_shows_events(tmp_path):

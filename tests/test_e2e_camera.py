@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from simulators.camera import Label, Scene, VideoFileCamera
 from tests.helpers.gateway import write_config
+
+pytestmark = pytest.mark.slow  # each test starts the gateway (and a broker) as its own process
 
 
 def test_camera_labels_become_events(tmp_path, mosquitto, subscriber, gateway_process, assert_epcis):

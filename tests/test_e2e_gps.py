@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from simulators.gps import GpsSimulator
 from simulators.serial_scanner import SerialScannerSimulator
 from tests.helpers.gateway import write_config
+
+pytestmark = pytest.mark.slow  # each test starts the gateway (and a broker) as its own process
 
 GTIN = "09506000134352"
 

@@ -6,8 +6,12 @@ gateway comes back by itself after the reader reboots.
 
 from __future__ import annotations
 
+import pytest
+
 from simulators.llrp_reader import LlrpReaderSimulator, PalletPass
 from tests.helpers.gateway import write_config
+
+pytestmark = pytest.mark.slow  # each test starts the gateway (and a broker) as its own process
 
 
 def test_pallet_through_a_door_becomes_one_receiving_event(tmp_path, mosquitto, subscriber, gateway_process,

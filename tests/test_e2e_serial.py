@@ -19,6 +19,8 @@ from simulators.serial_scanner import SerialScannerSimulator
 from tests.helpers.gateway import ROOT, write_config
 from tests.helpers.mqtt import Subscriber
 
+pytestmark = pytest.mark.slow  # each test starts the gateway (and a broker) as its own process
+
 GTIN = "09506000134352"  # GS1's example GTIN (valid check digit)
 SSCC = "106141411234567897"
 

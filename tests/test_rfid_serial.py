@@ -301,6 +301,7 @@ def test_ascii_uhf_reader_lines():
     assert [r.payload for r in reads] == ["3074257BF7194E4000001A85", "3174257BF4499602D2000000"]
 
 
+@pytest.mark.slow
 def test_simulate_serial_rfid_command_line():
     import os
     import re
