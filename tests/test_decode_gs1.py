@@ -42,6 +42,8 @@ _FIXED = {  # AIs whose content rules are easier to state than to generate
     "4322": "0", "4323": "1", "423": "276040", "425": "250", "8008": "26113014", "7011": "2612311230",
     "7007": "260101260131", "4324": "2611302359", "4325": "2612009999", "7003": "2612312359",
     "8003": "0" + with_check("950600013435") + "SERIAL1",
+    "4330": "001250-", "4331": "000450", "4332": "000100-", "4333": "001800",
+    "8014": "MUDI1" + gs1_alpha_pair("MUDI1"),
 }
 _DATES6 = {"11", "12", "13", "15", "16", "17", "4326", "7006"}
 
@@ -80,7 +82,7 @@ def element_string(pairs: list[tuple[str, str]]) -> str:
     return "".join(out).rstrip(GS)
 
 
-def test_biip_ai_table_is_loaded_in_full():
+def test_syntax_dictionary_is_loaded_in_full():
     assert len(gs1_ai.AI_TABLE) >= 500
     assert {"00", "01", "10", "17", "21", "3103", "3922", "414", "8003", "8004", "8013", "7250"} <= set(gs1_ai.AI_TABLE)
 

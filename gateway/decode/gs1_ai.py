@@ -1,24 +1,22 @@
 """The GS1 Application Identifier dictionary: every AI's format, and how to read its field.
 
-The AI list, formats and the per-AI regular expressions come from the data biip ships
-(`biip/gs1_application_identifiers/_application_identifiers.json`, GS1's own AI list,
-541 AIs in biip 5.2). It is read as a file, without importing biip, because importing
-biip also unpacks its 130 kB company-prefix table (~40 ms here, far more on a Pi) that
-decoding does not need. If biip ever moves the file we fall back to importing it.
+The AI list, each AI's components (type, length, linters), FNC1 need and title come from
+GS1's own Barcode Syntax Dictionary (`gs1_syntax/gs1-syntax-dictionary.txt`, from the
+GS1 Barcode Syntax Engine, Apache-2.0; see gs1_syntax/SOURCE.md), parsed once at import,
+plus `gs1_syntax/addendum.txt` for AIs allocated after that release. biip 5.2 has no public AI table (only `GS1ApplicationIdentifier.extract`, and importing
+biip costs ~0.5 s here), so we no longer read its private JSON; a newer dictionary is a
+file drop.
 
-The value checks biip does not do (check digits other than GTIN/SSCC/GLN, dates beyond
-the regex, ISO country and currency codes, GMN check pair, IBAN, piece-of-total ...) are
-ours, in gs1_checks.py; the rules follow GS1's Barcode Syntax Dictionary linters.
+The linters named in the dictionary are run by gs1_checks.py (check digits, dates,
+ISO country and currency codes, GMN check pair, IBAN, piece of total ...).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
+from importlib import resources
 
 from . import DecodeError
 
@@ -35,17 +33,18 @@ _CHARSETS = {
     "Z": (CSET64, "GS1 character set 64"),
 }
 
-_COMPONENT = re.compile(r"(\[?)\+?(?:([NXYZ])(\.\.)?(\d+)|(-))(?:\.\.N?(\d+))?\]?")
+_CHARSET_PATTERN = {"N": "[0-9]", "X": "[!\"%-?A-Z_a-z]", "Y": "[#\\-/0-9A-Z]", "Z": "[\\-0-9A-Z_a-z=]"}
 
 
 @dataclass(frozen=True)
 class Component:
     """One part of an AI's data field, e.g. the N13 of GDTI's N13+X..17."""
 
-    charset: str  # N X Y Z, or "-" for a literal hyphen
+    charset: str  # N X Y Z
     min_len: int
     max_len: int
     optional: bool
+    linters: tuple[str, ...] = ()  # the dictionary's linter names, e.g. ("csum", "gcppos2")
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,9 @@ class ApplicationIdentifier:
     fnc1_required: bool
     _pattern: str = field(repr=False)
     components: tuple[Component, ...] = field(default=(), repr=False)
+    key: bool = False  # "!": a GS1 identification key
+    dl_attribute: bool = False  # "?": allowed as a Digital Link data attribute
+    attributes: tuple[str, ...] = field(default=(), repr=False)  # req=..., ex=..., dlpkey...
 
     # Cached: every scan asks each of its AIs for these, and the answers never change.
     @cached_property
@@ -73,7 +75,17 @@ class ApplicationIdentifier:
     @cached_property
     def pattern(self) -> re.Pattern[str]:
         # Compiled on first use: 541 patterns at import would cost more than the whole decode.
-        return re.compile(self._pattern.removeprefix("^" + self.ai).removesuffix("$"))
+        return re.compile(self._pattern)
+
+    def parts(self, value: str) -> list[tuple[Component, str]]:
+        """The value cut into its components (as far as it goes), for the linters."""
+        out, pos = [], 0
+        for comp in self.components:
+            if pos >= len(value) and comp.optional:
+                break
+            out.append((comp, value[pos:pos + comp.max_len]))
+            pos += comp.max_len
+        return out
 
     @cached_property
     def _label(self) -> str:
@@ -99,11 +111,6 @@ class ApplicationIdentifier:
         for comp in self.components:
             if pos >= len(value):
                 break
-            if comp.charset == "-":
-                if value[pos] != "-":
-                    raise DecodeError(f"{name}: expected '-' at position {pos + 1}, got {value[pos]!r}")
-                pos += 1
-                continue
             allowed, words = _CHARSETS[comp.charset]
             segment = value[pos:pos + comp.max_len]
             for offset, ch in enumerate(segment):
@@ -117,7 +124,7 @@ class ApplicationIdentifier:
     def check_format(self, value: str) -> None:
         name = self.label()
         if not self.pattern.fullmatch(value):
-            raise DecodeError(f"{name}: {value!r} does not fit the format {self.format.split('+', 1)[-1]}")
+            raise DecodeError(f"{name}: {value!r} does not fit the format {self.format}")
 
     def _length_words(self) -> str:
         if self.fixed_len:
@@ -125,60 +132,75 @@ class ApplicationIdentifier:
         return f"{self.min_len} to {self.max_len}"
 
 
-def _components(fmt: str) -> tuple[Component, ...]:
-    body = fmt.split("+", 1)[1] if "+" in fmt else ""
-    comps = []
-    for m in _COMPONENT.finditer(body):
-        bracket, charset, dots, length, hyphen, upper = m.groups()
-        optional = bool(bracket)
-        if hyphen:
-            comps.append(Component("-", 1, 1, optional))
+_SPEC = re.compile(r"(\[?)([NXYZ])(\.\.)?(\d+)\]?((?:,\w+)*)")
+_FLAGS = frozenset("*!?\"$%&'()+,-./:;<=>@[\\]^_`{|}~")
+
+
+def _component(text: str) -> Component | None:
+    m = _SPEC.fullmatch(text)
+    if m is None:
+        return None
+    bracket, charset, dots, length, linters = m.groups()
+    n = int(length)
+    return Component(charset, 1 if dots else n, n, bool(bracket), tuple(filter(None, linters.split(","))))
+
+
+def _regex(components: tuple[Component, ...]) -> str:
+    """Components in order; optional ones nest, as each applies only if data is left for it."""
+    out = ""
+    for comp in reversed(components):
+        piece = f"{_CHARSET_PATTERN[comp.charset]}{{{comp.min_len},{comp.max_len}}}" + out
+        out = f"(?:{piece})?" if comp.optional else piece
+    return out
+
+
+def _ais(first: str, last: str) -> list[str]:
+    return [str(n).zfill(len(first)) for n in range(int(first), int(last) + 1)]
+
+
+def parse_dictionary(text: str) -> list[ApplicationIdentifier]:
+    """GS1 Barcode Syntax Dictionary lines: `AIs [Flags] Specification [Attributes...] [# Title]`."""
+    entries = []
+    for line in text.splitlines():
+        body, _, title = line.partition("#")
+        tokens = body.split()
+        if not tokens:
             continue
-        n = int(length)
-        if dots:
-            comps.append(Component(charset, 1, n, optional))
-        elif upper:  # "[N1..N2]": one to two digits
-            comps.append(Component(charset, n, int(upper), optional))
-        else:
-            comps.append(Component(charset, n, n, optional))
-    return tuple(comps)
+        first, _, last = tokens[0].partition("-")
+        flags, components, attributes = "", [], []
+        for token in tokens[1:]:
+            comp = _component(token)
+            if comp is not None:
+                components.append(comp)
+            elif not components and set(token) <= _FLAGS:
+                flags += token
+            else:
+                attributes.append(token)
+        if not components:
+            raise ValueError(f"syntax dictionary line without a specification: {line!r}")
+        spec = tuple(components)
+        fmt = " ".join(("[" if c.optional else "") + c.charset + (".." if c.min_len != c.max_len else "")
+                       + str(c.max_len) + ("]" if c.optional else "") for c in spec)
+        for ai in _ais(first, last or first):
+            entries.append(ApplicationIdentifier(
+                ai=ai, title=title.strip(), format=fmt, fnc1_required="*" not in flags, _pattern=_regex(spec),
+                components=spec, key="!" in flags, dl_attribute="?" in flags, attributes=tuple(attributes)))
+    return entries
 
 
-# biip's format text disagrees with its own regex here: a list of 1 to 5 country codes.
-_FORMAT_FIXES = {"423": "N3+N3[+N..12]", "425": "N3+N3[+N..12]"}
-
-
-def _load_entries() -> list[dict]:
-    spec = importlib.util.find_spec("biip")
-    if spec is not None and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            path = Path(location) / "gs1_application_identifiers" / "_application_identifiers.json"
-            if path.is_file():
-                return json.loads(path.read_text(encoding="utf-8"))
-    from biip.gs1_application_identifiers import _GS1_APPLICATION_IDENTIFIERS  # pragma: no cover
-
-    return [  # pragma: no cover
-        {"ai": a.ai, "description": a.description, "data_title": a.data_title,
-         "separator_required": a.separator_required, "format": a.format, "pattern": a.pattern}
-        for a in _GS1_APPLICATION_IDENTIFIERS.values()
-    ]
+DICTIONARY_FILES = ("gs1-syntax-dictionary.txt", "addendum.txt")
 
 
 def _build() -> tuple[dict[str, ApplicationIdentifier], dict[str, int]]:
+    folder = resources.files(__package__).joinpath("gs1_syntax")
     table: dict[str, ApplicationIdentifier] = {}
     length_by_prefix: dict[str, int] = {}
-    for entry in _load_entries():
-        ai = entry["ai"]
-        table[ai] = ApplicationIdentifier(
-            ai=ai,
-            title=entry.get("data_title") or entry.get("description") or "",
-            format=entry["format"],
-            fnc1_required=bool(entry["separator_required"]),
-            _pattern=entry["pattern"],
-            components=_components(_FORMAT_FIXES.get(ai, entry["format"])),
-        )
+    for name in DICTIONARY_FILES:
+        for entry in parse_dictionary(folder.joinpath(name).read_text("utf-8")):
+            table.setdefault(entry.ai, entry)  # GS1's own entry wins over our addendum
+    for entry in table.values():
         # GS1 allocates AIs so that the first two digits fix the AI's length (Gen Specs 3.2).
-        length_by_prefix[ai[:2]] = len(ai)
+        length_by_prefix[entry.ai[:2]] = len(entry.ai)
     return table, length_by_prefix
 
 

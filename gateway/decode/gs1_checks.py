@@ -1,6 +1,7 @@
 """Content checks on GS1 AI values beyond length and character set, and what the values mean.
 
-Follows the linters of GS1's Barcode Syntax Dictionary: check digits of every key (csum),
+Follows the linters GS1's Barcode Syntax Dictionary names for each AI component (the
+simple ones generically, by name, in `_component_lint`; the rest by AI in `_lint`): check digits of every key (csum),
 the GMN check pair (csumalpha), dates (yymmd0 allows day 00 = last day of the month,
 yymmdd does not), times, ISO 3166 country and ISO 4217 currency codes, IBAN, piece of
 total, latitude/longitude, and the pairs of AIs that must not share a message.
@@ -121,10 +122,6 @@ def _lint(ai: str, value: str, what: str, today: dt.date | None) -> None:
             raise DecodeError(f"{what}: {value} is not an ISO 3166 alpha-2 country code")
     elif ai[:3] in ("391", "393") and len(ai) == 4:
         _currency(value[:3], what)
-    elif ai == "8013":
-        pair = gs1_alpha_pair(value[:-2])
-        if len(value) < 3 or pair != value[-2:]:
-            raise DecodeError(f"{what}: check characters are {value[-2:]!r}, expected {pair!r}")
     elif ai == "8007":
         if not iban_ok(value):
             raise DecodeError(f"{what}: {value} is not a valid IBAN (check digits)")
@@ -163,10 +160,47 @@ def _hour_minute_second(text: str, what: str) -> None:
             raise DecodeError(f"{what}: {name} {part} does not exist")
 
 
+def _posinseqslash(part: str, what: str) -> None:
+    position, _, count = part.partition("/")
+    if not (position.isdigit() and count.isdigit()) or not 0 < int(position) <= int(count):
+        raise DecodeError(f"{what}: {part!r} is not a position in a sequence (like 1/3)")
+
+
+_IMPORTER_INDEX = frozenset("-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz")
+
+
+def _component_lint(name: str, part: str, what: str) -> None:
+    """The dictionary's linters that `_lint` does not apply by AI (GS1 Barcode Syntax Tests)."""
+    if name == "yesno" and part not in ("0", "1"):
+        raise DecodeError(f"{what}: {part} is neither 0 (no) nor 1 (yes)")
+    if name == "hyphen" and part.strip("-"):
+        raise DecodeError(f"{what}: {part!r} must be '-'")
+    if name == "hasnondigit" and part.isdigit():
+        raise DecodeError(f"{what}: must contain a character that is not a digit")
+    if name == "mediatype" and not ("01" <= part <= "10" or "80" <= part <= "99"):
+        raise DecodeError(f"{what}: {part} is not an AIDC media type")
+    if name == "importeridx" and part not in _IMPORTER_INDEX:
+        raise DecodeError(f"{what}: {part!r} is not an importer index")
+    if name == "posinseqslash":
+        _posinseqslash(part, what)
+    if name == "csumalpha":
+        pair = gs1_alpha_pair(part[:-2])
+        if len(part) < 3 or pair != part[-2:]:
+            raise DecodeError(f"{what}: check characters are {part[-2:]!r}, expected {pair!r}")
+
+
+_COMPONENT_LINTERS = frozenset(["yesno", "hyphen", "hasnondigit", "mediatype", "importeridx", "posinseqslash",
+                                "csumalpha"])
+
+
 def check_value(ai: ApplicationIdentifier, value: str, today: dt.date | None = None) -> None:
     """Raise DecodeError if the value is not what the AI allows; return quietly if it is."""
     ai.check_syntax(value)
     _lint(ai.ai, value, ai.label(), today)
+    for comp, part in ai.parts(value):
+        for name in comp.linters:
+            if name in _COMPONENT_LINTERS:
+                _component_lint(name, part, ai.label())
     ai.check_format(value)
 
 
