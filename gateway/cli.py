@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("gateway.commands.status", "the running daemon's state"),
     "install": ("gateway.commands.install", "install the systemd unit, udev rules, config and data directory"),
     "tracker": ("gateway.commands.tracker", "run the central tracker: a fleet's events into one store, queries"),
+    "track": ("gateway.commands.track", "where is it: a tracking number, SSCC, SGTIN, GTIN+lot or Digital Link"),
+    "recall": ("gateway.commands.recall", "every unit, case, pallet and shipment of a lot, with its last place"),
 }
 
 

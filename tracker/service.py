@@ -30,9 +30,9 @@ class Tracker:
         self.ingest.start()
         listen = self.config.tracker["listen"]
         if listen:
-            from .http import serve
+            from .http import Api, serve
 
-            self.http = serve(self, listen)
+            self.http = serve(Api(self.store, self.healthy, self.counters), listen)
             log.info("HTTP on http://%s:%d/", *self.http.server_address[:2])
         return self
 
@@ -45,6 +45,12 @@ class Tracker:
         except Exception as exc:  # the answer to /healthz is the reason
             problems.append(f"store unreachable: {exc}")
         return not problems, problems
+
+    def counters(self) -> dict[str, float]:
+        c = self.ingest.counters
+        return {"batches_total": c["batches"], "acked_total": c["acked"], "store_errors_total": c["store_errors"],
+                "broker_connects_total": c["connects"], "broker_connected": int(self.ingest.connected),
+                "backlog": self.ingest.backlog()}
 
     def stop(self) -> None:
         self.ingest.stop()

@@ -138,8 +138,12 @@ class Store:
             log.warning("event %s arrived again with other content (on %s): kept aside as a conflict",
                         eid, message.topic)
             return "conflict"
+        idents = list(epcis.identifiers(event))
+        lot = unit_lot(event)
+        if lot:
+            idents.append(("unitLot", lot, None, None))
         cur.executemany("INSERT INTO identifiers (event, role, value, quantity, uom) VALUES (?, ?, ?, ?, ?)",
-                        [(row[0], *ident) for ident in epcis.identifiers(event)])
+                        [(row[0], *ident) for ident in idents])
         cur.execute("UPDATE gateways SET events = events + 1, last_seen = ? WHERE gateway = ?",
                     (message.received_at, gateway))
         if seq is not None:
@@ -257,6 +261,22 @@ class Store:
                 out[table] = int(cur.one(f"SELECT COUNT(*) FROM {table}")[0])
             out["open_gaps"] = int(cur.one("SELECT COUNT(*) FROM gaps WHERE closed_at IS NULL")[0])
         return out
+
+
+def unit_lot(event: Mapping[str, Any]) -> str | None:
+    """The lot of a unit scanned from a label that carried one: an SGTIN does not name its lot, but the
+    label (`tally:raw`) did, and a recall needs it. Stored as the lot's Digital Link URI."""
+    raw = event.get("tally:raw")
+    if not isinstance(raw, str) or "10" not in raw or not event.get("epcList") or len(raw) > 512:
+        return None
+    from gateway.decode import decode
+
+    from .identifiers import lgtin_spellings
+
+    decoded = decode(raw)
+    if decoded.get("identity_kind") == "unit" and decoded.get("gtin") and decoded.get("lot"):
+        return lgtin_spellings(decoded["gtin"], decoded["lot"])[0]
+    return None
 
 
 def as_event(row: tuple) -> dict[str, Any]:

@@ -1,0 +1,181 @@
+"""The tracker's HTTP interface: EPCIS 2.0 queries (GS1's REST binding), tracking, recall, gaps,
+health and metrics. JSON out; errors as RFC 7807 problem documents, EPCIS exception types where
+EPCIS names one. Every route is in tracker/openapi.json (a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any, Callable
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+from gateway.health import parse_listen
+
+from . import query, track
+from .identifiers import NotAnIdentifier, gtin_lot, resolve
+from .store import Store
+
+log = logging.getLogger("tally.tracker.http")
+
+JSON = "application/json"
+JSON_LD = "application/ld+json"
+
+
+#: every route, as OpenAPI path templates (tracker/openapi.json must list each)
+ROUTES = ("/events", "/events/{eventID}", "/epcs/{epc}/events", "/track/{identifier}", "/recall", "/gaps",
+          "/conflicts", "/invalid", "/healthz", "/metrics", "/openapi.json")
+
+
+class Problem(Exception):
+    def __init__(self, status: int, title: str, kind: str = "about:blank"):
+        super().__init__(title)
+        self.status, self.title, self.kind = status, title, kind
+
+
+def not_found(what: str) -> Problem:
+    return Problem(404, what, "epcisException:NoSuchResourceException")
+
+
+class Api:
+    """Routing and answers, separate from the socket plumbing."""
+
+    def __init__(self, store: Store, health: Callable[[], tuple[bool, list[str]]] | None = None,
+                 counters: Callable[[], dict[str, float]] | None = None):
+        self.store = store
+        self.health = health or (lambda: (True, []))
+        self.counters = counters or (lambda: {})
+        self.requests = 0
+
+    def handle(self, path: str, params: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
+        """(status, headers, body) for a GET."""
+        self.requests += 1
+        try:
+            return self._route(path, params)
+        except Problem as p:
+            return p.status, {"Content-Type": "application/problem+json"}, _json(
+                {"type": p.kind, "title": p.title, "status": p.status})
+        except query.QueryParameterError as exc:
+            return 400, {"Content-Type": "application/problem+json"}, _json(
+                {"type": "epcisException:QueryParameterException", "title": str(exc), "status": 400})
+
+    def _route(self, path: str, params: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
+        if path == "/events":
+            return self.events(path, params)
+        if path.startswith("/events/"):
+            event = self.store.event(unquote(path[len("/events/"):]))
+            if event is None:
+                raise not_found("no event with that eventID")
+            return 200, {"Content-Type": JSON_LD}, _json(event)
+        if path.startswith("/epcs/") and path.endswith("/events") and len(path) > len("/epcs//events"):
+            epc = unquote(path[len("/epcs/"):-len("/events")])
+            return self.events(path, {**params, "MATCH_anyEPC": [epc.replace("|", "")]})
+        if path.startswith("/track/") and len(path) > len("/track/"):
+            return self.track(unquote(path[len("/track/"):]))
+        if path == "/recall":
+            return self.recall(params)
+        if path == "/gaps":
+            return 200, {"Content-Type": JSON}, _json({"gateways": self.store.gaps()})
+        if path in ("/conflicts", "/invalid"):
+            return 200, {"Content-Type": JSON}, _json({path[1:]: self.store.aside(path[1:])})
+        if path == "/healthz":
+            ok, problems = self.health()
+            return (200 if ok else 503), {"Content-Type": JSON}, _json({"ok": ok, "problems": problems})
+        if path == "/metrics":
+            return 200, {"Content-Type": "text/plain; version=0.0.4"}, self.metrics().encode()
+        if path == "/openapi.json":
+            return 200, {"Content-Type": JSON}, resources.files("tracker").joinpath("openapi.json").read_bytes()
+        raise Problem(404, f"no such resource: {path[:200]}")
+
+    def events(self, path: str, params: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
+        q = query.parse(params)
+        with self.store.db.reading() as cur:
+            events, token = query.run(cur, q)
+        headers = {"Content-Type": JSON_LD}
+        if token:
+            rest = [(k, v) for k, vs in params.items() if k != "nextPageToken" for v in vs]
+            if path != "/events":
+                rest = [(k, v) for k, v in rest if k != "MATCH_anyEPC"]
+            link = f"{quote(path)}?{urlencode([*rest, ('nextPageToken', token)])}"
+            headers["Link"] = f'<{link}>; rel="next"'
+        return 200, headers, _json(query.document(events))
+
+    def track(self, text: str) -> tuple[int, dict[str, str], bytes]:
+        try:
+            resolved = resolve(text)
+        except NotAnIdentifier as exc:
+            raise Problem(400, str(exc)) from None
+        with self.store.db.reading() as cur:
+            answer = track.track(cur, resolved)
+        if not answer["history"] and len(answer["chain"]) == 1:
+            raise not_found(f"nothing seen of {resolved.identifier}")
+        return 200, {"Content-Type": JSON}, _json(answer)
+
+    def recall(self, params: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
+        unknown = set(params) - {"gtin", "lot"}
+        if unknown or not params.get("gtin") or not params.get("lot"):
+            raise Problem(400, "give exactly gtin= and lot=")
+        try:
+            lot = gtin_lot(params["gtin"][-1], params["lot"][-1])
+        except NotAnIdentifier as exc:
+            raise Problem(400, str(exc)) from None
+        with self.store.db.reading() as cur:
+            return 200, {"Content-Type": JSON}, _json(track.recall(cur, lot))
+
+    def metrics(self) -> str:
+        lines = []
+        for outcome, n in sorted(self.store.counts.items()):
+            lines.append(f'tally_tracker_messages_total{{outcome="{outcome}"}} {n}')
+        for name, value in sorted(self.counters().items()):
+            lines.append(f"tally_tracker_{name} {value}")
+        lines.append(f"tally_tracker_http_requests_total {self.requests}")
+        ok, _ = self.health()
+        lines.append(f"tally_tracker_healthy {int(ok)}")
+        return "\n".join(lines) + "\n"
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
+def make_handler(api: Api) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "tally-tracker"
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            url = urlsplit(self.path)
+            try:
+                params = parse_qs(url.query, keep_blank_values=False, strict_parsing=False, max_num_fields=200)
+            except ValueError as exc:
+                status, headers, body = 400, {"Content-Type": "application/problem+json"}, _json(
+                    {"type": "about:blank", "title": str(exc), "status": 400})
+            else:
+                try:
+                    status, headers, body = api.handle(url.path, params)
+                except Exception:  # a bug must answer 500 and be logged, not kill the thread silently
+                    log.exception("GET %s failed", self.path[:200])
+                    status, headers, body = 500, {"Content-Type": "application/problem+json"}, _json(
+                        {"type": "about:blank", "title": "internal error (logged)", "status": 500})
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, fmt: str, *args: Any) -> None:
+            log.debug("%s " + fmt, self.address_string(), *args)
+
+    return Handler
+
+
+def serve(api: Api, listen: str) -> ThreadingHTTPServer:
+    host, port = parse_listen(listen)
+    server = ThreadingHTTPServer((host, port), make_handler(api))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="tracker-http", daemon=True).start()
+    return server

@@ -1,0 +1,212 @@
+"""Tracking answers: where is it, what is it in, where has it been; and recall: everything of a lot.
+
+Containment comes from the events themselves: an AggregationEvent ADD (or OBSERVE) puts the
+children in the parent until a later DELETE takes them out (a DELETE naming no children
+empties the parent); an ObjectEvent with bizStep `loading` puts what it names on the vehicle
+(the gateway that sent it) until `unloading`, as the gateway's own cargo list does
+(gateway/gps/cargo.py). Vehicles appear as `urn:tally:vehicle:{gateway}`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterable, Sequence
+
+from . import epcis
+from .db import Cursor
+from .identifiers import Resolved, kind_of
+
+HISTORY_LIMIT = 1000
+MAX_DEPTH = 8
+GEO = re.compile(r"^geo:(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)")
+CHILD_ROLES = ("childEPC", "childEPCClass")
+CARGO_STEPS = ("loading", "unloading")
+
+
+def _marks(items: Sequence[Any]) -> str:
+    return ", ".join("?" for _ in items)
+
+
+def vehicle_uri(gateway: str) -> str:
+    return f"urn:tally:vehicle:{gateway}"
+
+
+def _events(cur: Cursor, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    out = []
+    for body, record_time in cur.all(sql, params):
+        event = json.loads(body)
+        event.pop("@context", None)
+        event["recordTime"] = epcis.display_time(record_time)
+        out.append(event)
+    return out
+
+
+def history(cur: Cursor, spellings: Sequence[str], limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
+    """Every event naming it (in any role), oldest first."""
+    return _events(cur, f"SELECT body, record_time FROM events WHERE id IN (SELECT event FROM identifiers WHERE "
+                        f"value IN ({_marks(spellings)})) ORDER BY event_time DESC, id DESC LIMIT ?",
+                   [*spellings, limit])[::-1]
+
+
+def container(cur: Cursor, spellings: Sequence[str]) -> tuple[str, dict[str, Any]] | None:
+    """The parent it is in now, by the latest aggregation naming it as a child, and that event."""
+    row = cur.one(f"SELECT e.body, e.record_time, e.action, e.event_time FROM events e JOIN identifiers i ON "
+                  f"i.event = e.id WHERE i.value IN ({_marks(spellings)}) AND i.role IN ({_marks(CHILD_ROLES)}) "
+                  f"AND e.type = 'AggregationEvent' ORDER BY e.event_time DESC, e.id DESC LIMIT 1",
+                  [*spellings, *CHILD_ROLES])
+    if row is None or row[2] == "DELETE":
+        return None
+    event = json.loads(row[0])
+    parent = event.get("parentID")
+    if not isinstance(parent, str):
+        return None
+    # A later DELETE of the parent with no children listed empties it.
+    emptied = cur.one("SELECT 1 FROM events e JOIN identifiers i ON i.event = e.id WHERE i.value = ? AND "
+                      "i.role = 'parentID' AND e.action = 'DELETE' AND e.event_time > ? AND NOT EXISTS "
+                      "(SELECT 1 FROM identifiers c WHERE c.event = e.id AND c.role IN ('childEPC', "
+                      "'childEPCClass'))", (parent, row[3]))
+    if emptied:
+        return None
+    event.pop("@context", None)
+    event["recordTime"] = epcis.display_time(row[1])
+    return parent, event
+
+
+def vehicle(cur: Cursor, spellings: Sequence[str]) -> tuple[str, dict[str, Any]] | None:
+    """The vehicle it is on: the gateway whose latest loading/unloading event naming it was `loading`."""
+    row = cur.one(f"SELECT e.body, e.record_time, e.biz_step, e.gateway FROM events e JOIN identifiers i ON "
+                  f"i.event = e.id WHERE i.value IN ({_marks(spellings)}) AND i.role IN ('epc', 'epcClass') "
+                  f"AND e.biz_step IN ({_marks(CARGO_STEPS)}) ORDER BY e.event_time DESC, e.id DESC LIMIT 1",
+                  [*spellings, *CARGO_STEPS])
+    if row is None or row[2] != "loading" or not row[3]:
+        return None
+    event = json.loads(row[0])
+    event.pop("@context", None)
+    event["recordTime"] = epcis.display_time(row[1])
+    return row[3], event
+
+
+def chain(cur: Cursor, resolved: Resolved) -> list[dict[str, Any]]:
+    """unit -> carton -> pallet -> vehicle: each link with the event that made it."""
+    links: list[dict[str, Any]] = [{"identifier": resolved.identifier, "kind": resolved.kind}]
+    spellings: Sequence[str] = resolved.spellings
+    seen = set(spellings)
+    for _ in range(MAX_DEPTH):
+        found = container(cur, spellings)
+        if found is not None and found[0] not in seen:
+            parent, event = found
+            links.append({"identifier": parent, "kind": kind_of(parent), "since": event["eventTime"],
+                          "eventID": event.get("eventID")})
+            spellings = [parent]
+            seen.add(parent)
+            continue
+        on = vehicle(cur, spellings)
+        if on is not None:
+            gateway, event = on
+            links.append({"identifier": vehicle_uri(gateway), "kind": "vehicle", "gateway": gateway,
+                          "since": event["eventTime"], "eventID": event.get("eventID")})
+        break
+    return links
+
+
+def last_position(cur: Cursor, gateway: str) -> dict[str, Any] | None:
+    row = cur.one("SELECT lat, lon, time, device, received_at FROM positions WHERE gateway = ? "
+                  "AND lat IS NOT NULL ORDER BY id DESC LIMIT 1", (gateway,))
+    if row is None:
+        return None
+    return {"lat": row[0], "lon": row[1], "time": row[2], "device": row[3], "gateway": gateway,
+            "received": epcis.display_time(row[4])}
+
+
+def where(cur: Cursor, latest: dict[str, Any] | None, links: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Read point and business location of the latest sighting; the GPS position of the vehicle it is on
+    (or of the gateway that saw it last, if that gateway reports positions)."""
+    if latest is None:
+        return None
+    read_point = (latest.get("readPoint") or {}).get("id")
+    out: dict[str, Any] = {
+        "readPoint": read_point, "bizLocation": (latest.get("bizLocation") or {}).get("id"),
+        "bizStep": latest.get("bizStep"), "disposition": latest.get("disposition"),
+        "eventTime": latest.get("eventTime"), "gateway": latest.get("tally:gateway"), "position": None,
+    }
+    on_vehicle = next((link["gateway"] for link in links if link["kind"] == "vehicle"), None)
+    gateway = on_vehicle or latest.get("tally:gateway")
+    if on_vehicle:
+        out["vehicle"] = on_vehicle
+    if isinstance(gateway, str):
+        out["position"] = last_position(cur, gateway)
+    match = GEO.match(read_point or "")
+    if out["position"] is None and match:
+        out["position"] = {"lat": float(match.group(1)), "lon": float(match.group(2)), "time": latest.get("eventTime")}
+    return out
+
+
+def track(cur: Cursor, resolved: Resolved) -> dict[str, Any]:
+    events = history(cur, resolved.spellings)
+    latest = events[-1] if events else None
+    links = chain(cur, resolved)
+    return {"identifier": resolved.identifier, "kind": resolved.kind, "input": resolved.text,
+            "latest": latest, "where": where(cur, latest, links), "chain": links, "history": events}
+
+
+def _last_place(cur: Cursor, identifier: str) -> dict[str, Any] | None:
+    row = cur.one("SELECT e.event_time, e.biz_step, e.disposition, e.read_point, e.biz_location, e.gateway, "
+                  "e.event_id FROM events e JOIN identifiers i ON i.event = e.id WHERE i.value = ? "
+                  "ORDER BY e.event_time DESC, e.id DESC LIMIT 1", (identifier,))
+    if row is None:
+        return None
+    return {"eventTime": epcis.display_time(row[0]), "bizStep": row[1], "disposition": row[2], "readPoint": row[3],
+            "bizLocation": row[4], "gateway": row[5], "eventID": row[6]}
+
+
+def _parents(cur: Cursor, children: Iterable[str]) -> dict[str, str]:
+    """parent -> one child it was aggregated from (ever: a recall wants every place the lot went)."""
+    children = list(children)
+    if not children:
+        return {}
+    rows = cur.all(f"SELECT DISTINCT p.value, c.value FROM identifiers c JOIN identifiers p ON p.event = c.event "
+                   f"AND p.role = 'parentID' WHERE c.value IN ({_marks(children)}) AND c.role IN "
+                   f"({_marks(CHILD_ROLES)})", [*children, *CHILD_ROLES])
+    return {parent: child for parent, child in rows}
+
+
+def _vehicles(cur: Cursor, items: Iterable[str]) -> dict[str, str]:
+    items = list(items)
+    if not items:
+        return {}
+    rows = cur.all(f"SELECT DISTINCT e.gateway, i.value FROM events e JOIN identifiers i ON i.event = e.id WHERE "
+                   f"i.value IN ({_marks(items)}) AND i.role IN ('epc', 'epcClass') AND e.biz_step = 'loading'",
+                   items)
+    return {vehicle_uri(gw): value for gw, value in rows if gw}
+
+
+def recall(cur: Cursor, lot: Resolved) -> dict[str, Any]:
+    """Every identifier of the lot, directly (the class, units recorded with the lot) or by containment
+    (cases, pallets, shipments, vehicles that ever held any of them), each with its last known place."""
+    direct = [v for (v,) in cur.all(f"SELECT DISTINCT value FROM identifiers WHERE event IN (SELECT event FROM "
+                                    f"identifiers WHERE value IN ({_marks(lot.spellings)}) AND role = 'unitLot') "
+                                    f"AND role IN ('epc', 'childEPC')", list(lot.spellings))]
+    classes = [v for (v,) in cur.all(f"SELECT DISTINCT value FROM identifiers WHERE value IN "
+                                     f"({_marks(lot.spellings)}) AND role <> 'unitLot'", list(lot.spellings))]
+    items: dict[str, dict[str, Any]] = {}
+    for value in classes:
+        items[value] = {"identifier": value, "kind": "class", "via": "lot"}
+    for value in direct:
+        items.setdefault(value, {"identifier": value, "kind": kind_of(value), "via": "lot"})
+    frontier = list(items)
+    for _ in range(MAX_DEPTH):
+        found = {**_parents(cur, frontier), **_vehicles(cur, frontier)}
+        frontier = [p for p in found if p not in items]
+        for parent in frontier:
+            items[parent] = {"identifier": parent, "kind": kind_of(parent), "via": f"contains {found[parent]}"}
+        if not frontier:
+            break
+    for item in items.values():
+        if item["kind"] == "vehicle":
+            gateway = item["identifier"][len("urn:tally:vehicle:"):]
+            item["last"] = {"gateway": gateway, "position": last_position(cur, gateway)}
+        else:
+            item["last"] = _last_place(cur, item["identifier"])
+    return {"gtin": lot.gtin, "lot": lot.lot, "identifier": lot.identifier, "count": len(items),
+            "items": sorted(items.values(), key=lambda i: (i["kind"], i["identifier"]))}
