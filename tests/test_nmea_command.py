@@ -45,8 +45,9 @@ def test_stdin_is_binary_safe_and_bad_lines_are_counted():
     result = tally_nmea(stdin=noisy)
     assert result.returncode == 0, result.stderr
     fixes = [json.loads(line) for line in result.stdout.decode().splitlines()]
-    assert len(fixes) == 6 and all(f["mode"] in (2, 3) for f in fixes)
-    assert result.stderr.decode() == "nmea: 60 sentences, 6 fixes, 1 bad checksums, 2 garbage\n"
+    assert len(fixes) == 5 and all(f["mode"] in (2, 3) for f in fixes)
+    assert result.stderr.decode() == ("nmea: 60 sentences, 5 fixes, 1 bad checksums, 2 garbage, "
+                                      "1 fixes without a date\n")
 
 
 def test_no_fix_gives_no_object(tmp_path):

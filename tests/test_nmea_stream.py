@@ -49,9 +49,11 @@ def test_sirf_gp_talker_matches_gpsd_regression_output():
 
 def test_ublox_gn_talker_with_two_gsa():
     fixes, stream = run(capture("ublox-neo-m8n.nmea"))
-    # the capture starts with the last GLL of a cycle: a 2D fix from GLL alone, dated by the RMC after it
-    assert [f.mode for f in fixes] == [2, 3, 3, 3, 3, 3]
-    second = fixes[1]
+    # The capture starts with the last GLL of a cycle, before any date: gpsd reports that position
+    # without a time, and the RMC after it (next epoch) does not date it backwards.
+    assert [f.mode for f in fixes] == [3, 3, 3, 3, 3]
+    assert stream.counters.undated == 1
+    second = fixes[0]
     assert second.time == datetime(2015, 3, 18, 17, 19, 26, tzinfo=timezone.utc)
     assert (second.sats, second.hdop, second.alt) == (12, 0.91, 1147.2)
     assert second.lat == pytest.approx(44.0690105) and second.lon == pytest.approx(-121.314246333, abs=1e-8)
@@ -177,8 +179,9 @@ def test_every_kind_of_bad_line_is_counted_once():
     c = stream.counters
     assert (c.checksum, c.truncated, c.garbage, c.unknown, c.malformed) == (1, 2, 3, 1, 0)
     assert c.sentences == 3
+    # the same GGA three times: its time does not advance, which gpsd takes as lost lock
     assert c.summary() == ("nmea: 3 sentences, 0 fixes, 1 bad checksums, 2 truncated, 3 garbage, "
-                           "1 unknown sentences, 1 fixes without a date")
+                           "1 unknown sentences, 1 epochs without fix")
 
 
 def test_framer_keeps_a_sentence_after_an_endless_garbage_run():
@@ -231,3 +234,68 @@ def test_injected_faults_are_all_counted():
     assert min(sim.injected.values()) > 0
     assert c.no_fix >= 18  # 10 s of tunnel at 2 Hz, minus epochs whose no-fix sentences were damaged
     assert 200 <= len(fixes) <= 220
+
+
+# ---- gpsd's rules for when a fix is a fix (see tests/test_nmea_gpsd_agreement.py) --------------------
+
+
+def test_a_position_from_fewer_than_3_satellites_is_no_fix():
+    rmc = s("GPRMC,120000,A,4807.038,N,01131.000,E,0,0,010624,,,A")
+    for sats in ("00", "2", ""):
+        fixes, stream = run(rmc + s(f"GPGGA,120000,4807.038,N,01131.000,E,1,{sats},0.9,545.4,M,46.9,M,,"))
+        assert fixes == [] and stream.counters.no_fix == 1, sats
+    fixes, _ = run(rmc + s("GPGGA,120000,4807.038,N,01131.000,E,1,03,0.9,545.4,M,46.9,M,,"))
+    assert len(fixes) == 1
+
+
+def test_a_gga_that_repeats_its_time_is_lost_lock():
+    cycle = (s("GPGGA,120000,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,")
+             + s("GPGSA,A,3,01,02,03,04,,,,,,,,,1.5,0.9,1.2"))
+    dated = s("GPRMC,115959,A,4807.038,N,01131.000,E,0,0,010624,,,A")
+    fixes, stream = run(dated + cycle + cycle + cycle)
+    assert [f.time.second for f in fixes] == [59]  # 12:00:00 came three times: not a fix
+    assert stream.counters.no_fix == 1
+
+
+def test_a_date_is_not_taken_from_a_later_epoch_nor_from_status_v():
+    gga = "GPGGA,{t},4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"
+    data = (s("GPRMC,115958,V,,,,,,,050180,,,N")  # MTK: a 1980 date until the first fix
+            + s(gga.format(t="115959")) + s(gga.format(t="120000"))
+            + s("GPRMC,120000,A,4807.038,N,01131.000,E,0,0,010624,,,A")
+            + s(gga.format(t="120001")) + s("GPRMC,120001,A,4807.038,N,01131.000,E,0,0,010624,,,A"))
+    fixes, stream = run(data)
+    # 11:59:59 has no date at all; 12:00:00 began before the RMC that dates it, as gpsd sees it
+    assert [f.time.isoformat() for f in fixes] == ["2024-06-01T12:00:01+00:00"]
+    assert stream.counters.undated == 2
+
+
+def test_gns_reads_the_gps_mode_letter_and_skips_an_unsafe_position():
+    rmc = s("GNRMC,120000,A,4807.038,N,01131.000,E,0,0,010624,,,A")
+    fixes, stream = run(rmc + s("GNGNS,120000,4807.038,N,01131.000,E,NA,08,0.9,545.4,46.9,,,S"))
+    assert fixes == [] and stream.counters.no_fix == 1
+    fixes, _ = run(rmc + s("GNGNS,120000,4807.038,N,01131.000,E,AA,08,0.9,545.4,46.9,,,V"))
+    assert len(fixes) == 1 and fixes[0].alt is None  # the position is RMC's; GNS's (and altitude) skipped
+
+
+def test_untimed_sentences_are_bounded_and_counted():
+    assembler = NmeaAssembler(max_epoch=50)
+    gsa = "$" + "GPGSA,A,3,01,02,03,04,,,,,,,,,1.5,0.9,1.2" + f"*{checksum('GPGSA,A,3,01,02,03,04,,,,,,,,,1.5,0.9,1.2'):02X}"
+    for _ in range(10_000):  # a receiver that never sends a time
+        assembler.feed(gsa)
+    assert assembler.counters.overflow == 10_000 - 50
+    assert len(assembler._epoch) == 50
+    assert "9950 sentences over the epoch bound" in assembler.counters.summary()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([line.decode() for name in ("ublox-neo-m8n.nmea", "quectel-l76k.nmea",
+                                                            "gpsd/mtk-3301.log", "gpsd/myguide-3100.log")
+                                 for line in capture(name).splitlines() if not line.startswith(b"#")]),
+                max_size=400))
+def test_real_sentences_in_any_order_stay_bounded_and_never_raise(lines):
+    assembler = NmeaAssembler(max_epoch=20)
+    fixes = assembler.feed_many(lines) + assembler.flush()
+    assert all(isinstance(f, Fix) and f.mode in (2, 3) for f in fixes)
+    assert len(assembler._epoch) <= 20
+    c = assembler.counters
+    assert c.sentences + c.bad + c.unknown == len(lines)

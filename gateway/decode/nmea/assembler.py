@@ -11,6 +11,9 @@ from .parse import parse_sentence
 from .sentence import TIMED, NmeaError, Sentence
 
 
+#: sentences kept for one epoch; a u-blox F9 with every sentence and GSV signal ids sends ~40
+MAX_EPOCH = 100
+
 _DAY_MS = 86_400_000
 _HALF_DAY_MS = _DAY_MS // 2
 
@@ -23,24 +26,47 @@ class NmeaAssembler:
     epoch comes again (learnt like gpsd does, so a fix is not held back a whole cycle).
     Sentences without a time (GSA, GSV, VTG) belong to the epoch they arrive in.
 
-    Date: GGA, GLL and GNS carry only the time of day; the date comes from RMC or ZDA
-    (same epoch, else the last one seen, rolled over at midnight), or `date_hint` for logs of
-    GGA-only receivers. No date known -> the fix is dropped and counted as `undated`.
-    No fix: any position sentence of the epoch saying so (RMC/GLL status V, GGA quality 0,
-    GNS mode N, GSA fix type 1) -> no Fix, counted as `no_fix`.
+    When an epoch is a fix follows gpsd's driver_nmea0183.c, so that Tally never reports a
+    position where gpsd, on the same bytes, reports none:
+
+    - any position sentence of the epoch saying "no fix" makes it none, counted as `no_fix`:
+      RMC/GLL status V or missing, GGA quality 0 or missing, GGA with fewer than 3 satellites
+      used, GNS whose first (GPS) mode letter is N, GSA fix type 1, VTG mode N, or an FAA mode
+      N; and a GGA whose time did not advance since the previous GGA of that talker (a receiver
+      that lost lock and repeats its last cycle, gpsd's "latch mode");
+    - the date: GGA, GLL and GNS carry only the time of day; the date comes from RMC (status
+      A) or ZDA. gpsd uses a date only from the moment it has one: an epoch whose first timed
+      sentence arrives before any date is known is not dated by a date later in that epoch
+      (gpsd reports it without a time), except while the cycle order is still being learnt
+      (the first epoch of a stream, where gpsd reports sentence by sentence). A date never
+      reaches back to an earlier epoch, and an RMC with status V does not give one (MTK
+      receivers send 1980 dates until they have a fix). Later epochs take the last date,
+      rolled over at midnight. `date_hint` dates logs of GGA-only receivers. Not dated ->
+      dropped and counted as `undated`.
+
+    Memory is bounded: at most `max_epoch` sentences are kept for one epoch (a receiver that
+    never sends a time, or the same time forever, would otherwise grow it without end); the
+    rest are dropped and counted as `overflow`.
     """
 
-    def __init__(self, counters: NmeaCounters | None = None, date_hint: date | None = None):
+    def __init__(self, counters: NmeaCounters | None = None, date_hint: date | None = None,
+                 max_epoch: int = MAX_EPOCH):
         self.counters = counters if counters is not None else NmeaCounters()
+        self.max_epoch = max_epoch
         self._date_hint = date_hint
         self._date_ref: tuple[date, int] | None = None
         self._epoch: list[Sentence] = []
         self._epoch_time: int | None = None
+        self._epoch_dated = False  # a date was known when the epoch's first timed sentence came
+        self._epoch_learning = False  # the cycle order was not known yet when the epoch opened
+        self._epoch_stale = False
         self._last_time: int | None = None  # time of the latest timed sentence
         self._emitted: int | None = None  # epoch time already reported
         self._seen: dict[str, int] = {}  # address -> occurrences since the last time change
         self._last_key: tuple[str, int] | None = None
         self._ender: tuple[str, int] | None = None
+        self._last_gga: tuple[str, int] | None = None  # talker, time
+        self._repeating = False  # since a GGA repeated a reported time, until the time changes
 
     def feed(self, line: str) -> list[Fix]:
         """One sentence string (as framed by NmeaFramer or carried by an `nmea` Read)."""
@@ -65,18 +91,29 @@ class NmeaAssembler:
         self.counters.sentences += 1
         fixes: list[Fix] = []
         t = sentence.time_ms if sentence.kind in TIMED else None
-        if sentence.date is not None and t is not None:
-            self._date_ref = (sentence.date, t)
         if t is not None and t != self._last_time:
             if self._last_time is not None and self._last_key is not None:
                 self._ender = self._last_key  # what came last before the time changed
             self._seen = {}
+            self._repeating = False
             fixes += self._finish()
             self._last_time = t
+        stale = False
+        if sentence.kind == "GGA" and t is not None:
+            stale = self._last_gga == (sentence.talker, t)
+            self._last_gga = (sentence.talker, t)
+        day = _date_of(sentence)
+        if day is not None and t is not None:
+            self._date_ref = (day, t)  # only after the previous epoch is finished: never dates back
         if t is not None and self._epoch_time is None and t != self._emitted:
             self._epoch_time = t
-        if t is None or t == self._epoch_time or self._epoch_time is None:
-            self._epoch.append(sentence)
+            self._epoch_dated = self._date_ref is not None or self._date_hint is not None
+            self._epoch_learning = self._ender is None
+        if stale:
+            self._stale(t)
+        elif (t is None and not self._repeating) or (t is not None and t == self._epoch_time):
+            self._keep(sentence)
+        # else: a timed sentence of an epoch already reported (its cycle ended early): nothing to add
         n = self._seen.get(sentence.address, 0) + 1
         self._seen[sentence.address] = n
         self._last_key = (sentence.address, n)
@@ -88,14 +125,31 @@ class NmeaAssembler:
         """End of input: report the epoch in progress."""
         return self._finish()
 
+    def _keep(self, sentence: Sentence) -> None:
+        if len(self._epoch) >= self.max_epoch:
+            self.counters.overflow += 1
+            return
+        self._epoch.append(sentence)
+
+    def _stale(self, t: int | None) -> None:
+        if t == self._epoch_time:
+            self._epoch_stale = True  # reported as no fix when the epoch ends
+        else:
+            self.counters.no_fix += 1  # a repeat of an epoch already reported
+            self._repeating = True  # what comes with it (GSA, ...) is not trusted either, as in gpsd
+
     def _finish(self) -> list[Fix]:
         epoch, t = self._epoch, self._epoch_time
-        self._epoch, self._epoch_time = [], None
+        stale = self._epoch_stale
+        self._epoch, self._epoch_time, self._epoch_stale = [], None, False
         if t is None:
             if epoch:  # timeless sentences only: keep them for the epoch they precede
                 self._epoch = epoch
             return []
         self._emitted = t
+        if stale:
+            self.counters.no_fix += 1
+            return []
         fix = self._build(epoch, t)
         if fix is None:
             return []
@@ -118,7 +172,7 @@ class NmeaAssembler:
                 self.counters.no_fix += 1
             return None
         day = self._day(epoch, t)
-        if day is None:
+        if day is None or not (self._epoch_dated or (self._epoch_learning and _dated(epoch, t))):
             self.counters.undated += 1
             return None
         where = placed[0]
@@ -142,8 +196,8 @@ class NmeaAssembler:
 
     def _day(self, epoch: list[Sentence], t: int) -> date | None:
         for s in epoch:
-            if s.date is not None and s.time_ms == t:
-                return s.date
+            if s.time_ms == t and _date_of(s) is not None:
+                return _date_of(s)
         if self._date_ref is None:
             if self._date_hint is None:
                 return None
@@ -154,3 +208,14 @@ class NmeaAssembler:
         if t > ref_t + _HALF_DAY_MS:
             return ref_day - timedelta(days=1)
         return ref_day
+
+
+def _date_of(sentence: Sentence) -> date | None:
+    """The date a sentence vouches for: ZDA's, or an RMC's unless its status says no fix."""
+    if sentence.date is None or (sentence.kind == "RMC" and sentence.fix is False):
+        return None
+    return sentence.date
+
+
+def _dated(epoch: list[Sentence], t: int) -> bool:
+    return any(s.time_ms == t and _date_of(s) is not None for s in epoch)

@@ -17,7 +17,8 @@ class NmeaCounters:
     unknown: int = 0  # well-formed sentences of types Tally does not use (PUBX, TXT, AIS, ...)
     malformed: int = 0  # right type, checksum fine, fields that make no sense
     no_fix: int = 0  # epochs in which the receiver said it had no fix
-    undated: int = 0  # fixes dropped because no RMC/ZDA has told the date yet
+    undated: int = 0  # fixes dropped because no RMC/ZDA had told the date when their epoch began
+    overflow: int = 0  # sentences dropped because one epoch grew past its bound (no time, or a stuck one)
 
     def as_dict(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -31,7 +32,8 @@ class NmeaCounters:
         parts = [f"{self.sentences} sentences", f"{self.fixes} fixes"]
         for key, label in (("checksum", "bad checksums"), ("truncated", "truncated"), ("garbage", "garbage"),
                            ("malformed", "malformed"), ("unknown", "unknown sentences"),
-                           ("no_fix", "epochs without fix"), ("undated", "fixes without a date")):
+                           ("no_fix", "epochs without fix"), ("undated", "fixes without a date"),
+                           ("overflow", "sentences over the epoch bound")):
             value = getattr(self, key)
             if value:
                 parts.append(f"{value} {label}")

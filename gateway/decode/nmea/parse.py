@@ -65,23 +65,25 @@ def parse_sentence(line: str) -> Sentence:
 def _gga(talker: str, kind: str, f: tuple[str, ...]) -> Sentence:
     lat, lon = _position(kind, f, 1)
     quality = _int(kind, "fix quality", _get(f, 5))
+    sats = _int(kind, "satellites", _get(f, 6))
     # 1-5 measured (GPS, DGPS, PPS, RTK fixed/float), 6 dead reckoning; 7 manual input and
-    # 8 simulator are not positions the vehicle was measured at.
-    fix = None if quality is None else 1 <= quality <= 6
+    # 8 simulator are not positions the vehicle was measured at. As in gpsd: a missing quality
+    # is no fix, and so is a position from fewer than 3 satellites (receivers send their first
+    # guesses with quality 1 and 0 satellites used for seconds after a cold start).
+    fix = quality is not None and 1 <= quality <= 6 and sats is not None and sats >= 3
     return Sentence(talker, kind, f, time_ms=_time(kind, _get(f, 0)), lat=lat, lon=lon, fix=fix,
-                    quality=quality, sats=_int(kind, "satellites", _get(f, 6)),
+                    quality=quality, sats=sats,
                     hdop=_unsigned(kind, "HDOP", _get(f, 7)), alt=_float(kind, "altitude", _get(f, 8)))
 
 
 _FIX_MODES = frozenset("ADPRFE")  # autonomous, differential, precise, RTK fixed/float, estimated
 
 
-def _status(kind: str, status: str, mode: str) -> bool | None:
-    if status not in ("A", "V", ""):
+def _status(kind: str, status: str, mode: str) -> bool:
+    """RMC/GLL: status A (D: differential, old receivers) and an FAA mode that is a fix, if any."""
+    if status not in ("A", "D", "V", ""):
         raise _bad(kind, "status", status)
-    if not status:
-        return None
-    if status == "V":
+    if status in ("V", ""):  # gpsd: a missing status is no fix
         return False
     return mode == "" or mode in _FIX_MODES
 
@@ -105,12 +107,18 @@ def _gns(talker: str, kind: str, f: tuple[str, ...]) -> Sentence:
     modes = _get(f, 5)
     if modes and not modes.isalpha():
         raise _bad(kind, "mode indicator", modes)
-    # one letter per constellation (GPS, GLONASS, Galileo, BeiDou, QZSS, NavIC): a fix if any has one.
-    # NMEA 4.10 per-constellation GNS lines leave mode and position empty: they say nothing.
-    fix = None if not modes else any(c in _FIX_MODES for c in modes)
+    # One letter per constellation (GPS, GLONASS, Galileo, BeiDou, QZSS, NavIC); gpsd reads only
+    # the first, so a fix it is only if that one says so. NMEA 4.10 per-constellation GNS lines
+    # leave mode and position empty: they say nothing.
+    fix = None if not modes else modes[0] in _FIX_MODES
+    if fix and _get(f, 12) in ("U", "V"):
+        # NMEA 4.1 navigational status unsafe / not valid: gpsd skips this sentence's position
+        # (u-blox always sends V, "no status given"; its GGA and RMC then carry the fix).
+        lat = lon = fix = None
+    alt = _float(kind, "altitude", _get(f, 8))
     return Sentence(talker, kind, f, time_ms=_time(kind, _get(f, 0)), lat=lat, lon=lon, fix=fix,
                     sats=_int(kind, "satellites", _get(f, 6)), hdop=_unsigned(kind, "HDOP", _get(f, 7)),
-                    alt=_float(kind, "altitude", _get(f, 8)))
+                    alt=None if lat is None else alt)
 
 
 def _gsa(talker: str, kind: str, f: tuple[str, ...]) -> Sentence:
