@@ -21,32 +21,12 @@ from dataclasses import dataclass
 from typing import IO
 from collections.abc import Iterable, Iterator
 
-from drivers import keymaps as k
+from simulators import wedge_layouts as w
+from simulators.wedge_layouts import EV_KEY, EV_MSC, EV_SYN, KEY, MSC_SCAN, Layout
 
 GS = "\x1d"
 GS_METHODS = ("ctrl", "alt", "substitute")
-TERMINATORS = {"enter": k.KEY_ENTER, "kp_enter": k.KEY_KPENTER, "tab": k.KEY_TAB, "none": None}
-_KEYPAD_FOR_DIGIT = {d: code for code, d in k.KEYPAD_DIGITS.items()}
-
-# USB HID keyboard usages (HID Usage Tables, page 0x07) for the MSC_SCAN value
-# the kernel reports before each key, so recorded streams look like real ones.
-_HID_USAGE = {
-    **{code: 0x70004 + i for i, code in enumerate((
-        k.KEY_A, k.KEY_B, k.KEY_C, k.KEY_D, k.KEY_E, k.KEY_F, k.KEY_G, k.KEY_H, k.KEY_I, k.KEY_J, k.KEY_K,
-        k.KEY_L, k.KEY_M, k.KEY_N, k.KEY_O, k.KEY_P, k.KEY_Q, k.KEY_R, k.KEY_S, k.KEY_T, k.KEY_U, k.KEY_V,
-        k.KEY_W, k.KEY_X, k.KEY_Y, k.KEY_Z))},
-    **{code: 0x7001E + i for i, code in enumerate(range(k.KEY_1, k.KEY_0 + 1))},
-    k.KEY_ENTER: 0x70028, k.KEY_ESC: 0x70029, k.KEY_BACKSPACE: 0x7002A, k.KEY_TAB: 0x7002B,
-    k.KEY_SPACE: 0x7002C, k.KEY_MINUS: 0x7002D, k.KEY_EQUAL: 0x7002E, k.KEY_LEFTBRACE: 0x7002F,
-    k.KEY_RIGHTBRACE: 0x70030, k.KEY_BACKSLASH: 0x70031, k.KEY_SEMICOLON: 0x70033,
-    k.KEY_APOSTROPHE: 0x70034, k.KEY_GRAVE: 0x70035, k.KEY_COMMA: 0x70036, k.KEY_DOT: 0x70037,
-    k.KEY_SLASH: 0x70038, k.KEY_CAPSLOCK: 0x70039, k.KEY_NUMLOCK: 0x70053, k.KEY_KPSLASH: 0x70054,
-    k.KEY_KPASTERISK: 0x70055, k.KEY_KPMINUS: 0x70056, k.KEY_KPPLUS: 0x70057, k.KEY_KPENTER: 0x70058,
-    k.KEY_KP1: 0x70059, k.KEY_KP2: 0x7005A, k.KEY_KP3: 0x7005B, k.KEY_KP4: 0x7005C, k.KEY_KP5: 0x7005D,
-    k.KEY_KP6: 0x7005E, k.KEY_KP7: 0x7005F, k.KEY_KP8: 0x70060, k.KEY_KP9: 0x70061, k.KEY_KP0: 0x70062,
-    k.KEY_KPDOT: 0x70063, k.KEY_102ND: 0x70064, k.KEY_LEFTCTRL: 0x700E0, k.KEY_LEFTSHIFT: 0x700E1,
-    k.KEY_LEFTALT: 0x700E2, k.KEY_RIGHTCTRL: 0x700E4, k.KEY_RIGHTSHIFT: 0x700E5, k.KEY_RIGHTALT: 0x700E6,
-}
+TERMINATORS = {"enter": KEY["enter"], "kp_enter": KEY["kpenter"], "tab": KEY["tab"], "none": None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,22 +44,6 @@ class UnencodableError(ValueError):
     """The text holds a character the layout cannot type by any method."""
 
 
-def _strokes_for(layout: k.Keymap) -> dict[str, list[tuple[tuple[int, ...], int]]]:
-    """char → key strokes [(modifiers, key)], preferring plain over Shift over AltGr."""
-    table: dict[str, list[tuple[tuple[int, ...], int]]] = {}
-    mods = {k.PLAIN: (), k.SHIFT: (k.KEY_LEFTSHIFT,), k.ALTGR: (k.KEY_RIGHTALT,)}
-    for level in (k.PLAIN, k.SHIFT, k.ALTGR):
-        for code, entry in sorted(layout.levels.items()):
-            ch = entry[level]
-            if not ch or ch in table:
-                continue
-            strokes = [(mods[level], code)]
-            if (code, level) in layout.dead:
-                strokes.append(((), k.KEY_SPACE))
-            table[ch] = strokes
-    return table
-
-
 def alt_code_strokes(ch: str) -> list[tuple[tuple[int, ...], int]] | None:
     """Alt + keypad digits typing `ch` (ANSI code page with a leading 0), or None."""
     if ord(ch) < 32 or ord(ch) == 127:
@@ -89,18 +53,18 @@ def alt_code_strokes(ch: str) -> list[tuple[tuple[int, ...], int]] | None:
             digits = f"0{ch.encode('cp1252')[0]:03d}"
         except UnicodeEncodeError:
             return None
-    return [((k.KEY_LEFTALT,), _KEYPAD_FOR_DIGIT[d]) for d in digits]
+    return [((w.ALT,), w.KEYPAD[d]) for d in digits]
 
 
 def key_strokes(
-    text: str, layout: str | k.Keymap = "us", *, gs: str = "ctrl", gs_substitute: str = "~",
+    text: str, layout: str | Layout = "us", *, gs: str = "ctrl", gs_substitute: str = "~",
 ) -> list[list[tuple[tuple[int, ...], int]]]:
     """Per character, the chord(s) typing it. Alt codes share one Alt press per character."""
-    keymap = layout if isinstance(layout, k.Keymap) else k.keymap(layout)
+    keymap = layout if isinstance(layout, Layout) else w.layout(layout)
     if gs not in GS_METHODS:
         raise ValueError(f"gs must be one of {', '.join(GS_METHODS)}")
-    table = _strokes_for(keymap)
-    controls = {keymap.control(code): code for code in sorted(keymap.levels, reverse=True) if keymap.control(code)}
+    table = keymap.strokes()
+    controls = keymap.controls()
     out = []
     for ch in text:
         if ch == GS and gs == "substitute":
@@ -111,9 +75,9 @@ def key_strokes(
         if ch in table:
             out.append(table[ch])
         elif ch in controls:
-            out.append([((k.KEY_LEFTCTRL,), controls[ch])])
+            out.append([((w.CTRL,), controls[ch])])
         elif ch == "\t":
-            out.append([((), k.KEY_TAB)])
+            out.append([((), KEY["tab"])])
         else:
             strokes = alt_code_strokes(ch)
             if strokes is None:
@@ -124,7 +88,7 @@ def key_strokes(
 
 def key_events(
     text: str,
-    layout: str | k.Keymap = "us",
+    layout: str | Layout = "us",
     *,
     gs: str = "ctrl",
     gs_substitute: str = "~",
@@ -145,10 +109,10 @@ def key_events(
 
     def report(code: int, value: int) -> None:
         nonlocal t
-        if msc_scan and code in _HID_USAGE:
-            events.append(KeyEvent(t, k.EV_MSC, 4, _HID_USAGE[code]))
-        events.append(KeyEvent(t, k.EV_KEY, code, value))
-        events.append(KeyEvent(t, k.EV_SYN, 0, 0))
+        if msc_scan and code in w.HID_USAGE:
+            events.append(KeyEvent(t, EV_MSC, MSC_SCAN, w.HID_USAGE[code]))
+        events.append(KeyEvent(t, EV_KEY, code, value))
+        events.append(KeyEvent(t, EV_SYN, 0, 0))
         t += report_interval
 
     chords = key_strokes(text, layout, gs=gs, gs_substitute=gs_substitute)
@@ -211,8 +175,8 @@ class VirtualWedge:
     def start(self) -> VirtualWedge:
         import evdev  # lazily: only where uinput is used
 
-        keys = sorted(set(_HID_USAGE) | {k.KEY_SPACE})
-        self._ui = evdev.UInput({k.EV_KEY: keys, k.EV_MSC: [4]}, name=self.NAME)
+        keys = sorted(set(w.HID_USAGE) | {KEY["space"]})
+        self._ui = evdev.UInput({EV_KEY: keys, EV_MSC: [MSC_SCAN]}, name=self.NAME)
         return self
 
     def type(self, text: str) -> None:
@@ -241,7 +205,7 @@ class VirtualWedge:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text", nargs="*", help="scan texts (\\x1d or <GS> for GS); default: stdin lines")
-    parser.add_argument("--layout", default="us", choices=sorted(k.LAYOUTS), help="scanner's keyboard country")
+    parser.add_argument("--layout", default="us", choices=sorted(w.LAYOUTS), help="scanner's keyboard country")
     parser.add_argument("--gs", default="ctrl", choices=GS_METHODS,
                         help="how GS (FNC1) is typed: Ctrl+], Alt+0029, or a substitute character")
     parser.add_argument("--gs-substitute", default="~", help="character sent for GS with --gs substitute")

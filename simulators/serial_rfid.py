@@ -15,7 +15,7 @@ import random
 import threading
 import time
 
-from drivers import m100_protocol as m100
+from simulators import m100_frames as m100
 from simulators.llrp_reader import sgtin96
 from simulators.pty_device import PtyDevice
 
@@ -33,8 +33,8 @@ class SerialRfidSimulator:
         self.hardware = hardware
         self.power_centi_dbm = 2600
         self.rng = random.Random(seed)
-        self.framer = m100.M100Framer()
-        self.commands: list[m100.Frame] = []
+        self.framer = m100.CommandReader()
+        self.commands: list[m100.Command] = []
         self.notices_sent = 0
         self._rounds_left = 0
         self._next_round = 0.0
@@ -90,7 +90,7 @@ class SerialRfidSimulator:
             data = self.device.read(4096, timeout=0.005)
             if data:
                 for frame in self.framer.feed(data):
-                    if frame.type == m100.TYPE_COMMAND:
+                    if frame.type == m100.COMMAND:
                         self.commands.append(frame)
                         self._answer(frame)
             now = time.monotonic()
@@ -107,39 +107,35 @@ class SerialRfidSimulator:
             out += m100.tag_notice(self.rng.randint(*self.rssi), epc)
             self.notices_sent += 1
         if not out and report_empty:
-            out += self._error(m100.ERROR_NO_TAG)
+            out += m100.error(m100.NO_TAG)
         return bytes(out)
 
-    @staticmethod
-    def _error(code: int) -> bytes:
-        return m100.encode_frame(m100.TYPE_RESPONSE, m100.CMD_ERROR, bytes([code]))
-
-    def _answer(self, frame: m100.Frame) -> None:
+    def _answer(self, frame: m100.Command) -> None:
         command, payload = frame.command, frame.payload
         reply = b""
-        if command == m100.CMD_GET_INFO and len(payload) == 1:
-            text = {m100.INFO_HARDWARE: self.hardware, m100.INFO_SOFTWARE: "V2.3.5",
-                    m100.INFO_MANUFACTURER: "MagicRF"}.get(payload[0], "")
-            reply = m100.encode_frame(m100.TYPE_RESPONSE, command, payload + text.encode())
-        elif command == m100.CMD_SINGLE_POLL and not payload:
+        if command == m100.GET_INFO and len(payload) == 1:
+            text = {m100.HARDWARE: self.hardware, m100.SOFTWARE: "V2.3.5",
+                    m100.MANUFACTURER: "MagicRF"}.get(payload[0], "")
+            reply = m100.frame(m100.RESPONSE, command, payload + text.encode())
+        elif command == m100.SINGLE_POLL and not payload:
             reply = self._round(report_empty=True)
-        elif command == m100.CMD_MULTI_POLL and len(payload) == 3:
+        elif command == m100.MULTI_POLL and len(payload) == 3:
             self._rounds_left = int.from_bytes(payload[1:3], "big")
             self._next_round = time.monotonic()
-        elif command == m100.CMD_STOP_MULTI_POLL:
+        elif command == m100.STOP_MULTI_POLL:
             self._rounds_left = 0
-            reply = m100.encode_frame(m100.TYPE_RESPONSE, command, b"\x00")
-        elif command == m100.CMD_SET_POWER and len(payload) == 2:
+            reply = m100.frame(m100.RESPONSE, command, b"\x00")
+        elif command == m100.SET_POWER and len(payload) == 2:
             value = int.from_bytes(payload, "big")
             if 1000 <= value <= 3000:
                 self.power_centi_dbm = value
-                reply = m100.encode_frame(m100.TYPE_RESPONSE, command, b"\x00")
+                reply = m100.frame(m100.RESPONSE, command, b"\x00")
             else:
-                reply = self._error(m100.ERROR_INVALID_COMMAND)
-        elif command == m100.CMD_GET_POWER:
-            reply = m100.encode_frame(m100.TYPE_RESPONSE, command, self.power_centi_dbm.to_bytes(2, "big"))
+                reply = m100.error(m100.INVALID_COMMAND)
+        elif command == m100.GET_POWER:
+            reply = m100.frame(m100.RESPONSE, command, self.power_centi_dbm.to_bytes(2, "big"))
         else:
-            reply = self._error(m100.ERROR_INVALID_COMMAND)
+            reply = m100.error(m100.INVALID_COMMAND)
         if reply:
             self.device.write(reply)
 

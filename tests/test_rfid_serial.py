@@ -15,6 +15,7 @@ from drivers.base import DeviceGone, DeviceUnavailable
 from drivers.serial_rfid import SerialRfidReader
 from simulators.llrp_reader import sgtin96
 from simulators.pty_device import PtyDevice
+from simulators import m100_frames
 from simulators.serial_rfid import SerialRfidSimulator
 
 # From the M100 user protocol / M5Stack UHF unit library: commands and a real tag notice.
@@ -43,6 +44,26 @@ def test_tag_notice_from_the_manual():
     assert notice.epc_hex == "30751FEB705C5904E3D50D70"
     assert notice.crc == 0x3A76 and notice.crc_ok
     assert m100.tag_notice(-55, notice.epc, 0x3400) == NOTICE
+
+
+def test_the_simulator_encodes_independently_to_the_same_bytes():
+    # the simulator has its own encoder (simulators/m100_frames.py): both must match the manual
+    assert m100_frames.tag_notice(-55, bytes.fromhex("30751FEB705C5904E3D50D70"), pc_flags=0x0400) == NOTICE
+    assert m100_frames.frame(m100_frames.RESPONSE, m100_frames.ERROR, b"\x09") == READ_ERROR
+    bad_checksum = SET_POWER_20DBM[:-2] + b"\x00\x7e"
+    reader = m100_frames.CommandReader()
+    stream = b"\x00\x7e" + SINGLE_POLL + bad_checksum + MULTI_POLL_10000 + SET_POWER_20DBM
+    commands = [c for i in range(0, len(stream), 4) for c in reader.feed(stream[i:i + 4])]
+    assert [(c.command, c.payload) for c in commands] == [
+        (0x22, b""), (0x27, bytes.fromhex("222710")), (0xB6, bytes.fromhex("07D0"))]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-128, 127), st.binary(min_size=2, max_size=62).filter(lambda b: len(b) % 2 == 0))
+def test_simulator_notices_parse_with_the_driver(rssi, epc):
+    (frame,) = m100.M100Framer().feed(m100_frames.tag_notice(rssi, epc))
+    notice = m100.parse_tag_notice(frame)
+    assert (notice.rssi, notice.epc) == (rssi, epc) and notice.crc_ok
 
 
 def test_error_frame():

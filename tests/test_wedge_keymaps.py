@@ -143,3 +143,35 @@ def test_caps_lock_rule_agrees_with_xkb_on_letter_keys(xkb, name):
         u = xkb.lib.xkb_keysym_to_utf32(xkb.lib.xkb_state_key_get_one_sym(st, code + 8))
         xkb.lib.xkb_state_unref(st)
         assert out[0].text == chr(u), (name, code)
+
+
+# --- the keyboard simulator's own tables (simulators/wedge_layouts.py) -----------------------
+
+def test_simulator_codes_match_linux_input_event_codes():
+    from simulators import wedge_layouts as w
+
+    ecodes = pytest.importorskip("evdev.ecodes")
+    for name, code in w.KEY.items():
+        assert getattr(ecodes, "KEY_" + name.upper()) == code, name
+    assert (w.EV_SYN, w.EV_KEY, w.EV_MSC, w.MSC_SCAN) == (ecodes.EV_SYN, ecodes.EV_KEY, ecodes.EV_MSC, ecodes.MSC_SCAN)
+
+
+@pytest.mark.parametrize("name", sorted(k.LAYOUTS))
+def test_simulator_layout_agrees_with_xkeyboard_config(xkb, name):
+    from simulators import wedge_layouts as w
+
+    layout = w.layout(name)
+    km = xkb.keymap(name)
+    mods = ((), (w.SHIFT,), (w.ALTGR,))
+    for key_name, entry in layout.keys.items():
+        code = w.KEY[key_name]
+        for level, ours in enumerate(entry):
+            if not ours:
+                continue
+            sym, ch = xkb.sym(km, code, mods[level])
+            if (key_name, level) in layout.dead and (name, code, level) not in WINDOWS_ONLY_DEAD:
+                assert DEAD_CHARS.get(sym) == ours, (name, key_name, level, sym, ours)
+            else:
+                assert ch == ours, (name, key_name, level, sym, ours)
+    typable = set(layout.strokes())
+    assert not [chr(c) for c in range(32, 127) if chr(c) not in typable]
