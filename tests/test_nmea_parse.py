@@ -189,3 +189,15 @@ def test_parse_sentence_is_total_on_checksummed_nonsense(kind, fields):
         parse_sentence(s(f"GP{kind}," + ",".join(fields)))
     except DecodeError:
         pass
+
+
+def test_a_placeholder_position_in_a_no_fix_sentence_is_no_error():
+    """MTK receivers send 89 deg 60 min until their first fix; in a fix it stays malformed."""
+    gga = parse_sentence("$GPGGA,235946.005,8960.000000,N,00000.000000,E,0,0,,137.000,M,13.000,M,,*49")
+    assert gga.fix is False and gga.lat is None and gga.lon is None
+    rmc = parse_sentence("$GPRMC,235946.005,V,8960.000000,N,00000.000000,E,0.000,0.00,050180,,,N*47")
+    assert rmc.fix is False and rmc.lat is None
+    body = "GPGGA,235946.005,8960.000000,N,00000.000000,E,1,5,,137.000,M,13.000,M,,"
+    with pytest.raises(NmeaError) as info:
+        parse_sentence(f"${body}*{checksum(body):02X}")
+    assert info.value.reason == "malformed"

@@ -62,8 +62,18 @@ def parse_sentence(line: str) -> Sentence:
     return _PARSERS[kind](address[:2], kind, tuple(fields[1:]))
 
 
+def _placed(kind: str, f: tuple[str, ...], at: int, fix: bool | None) -> tuple[float | None, float | None]:
+    """The position; in a sentence that says "no fix" a placeholder position is no error (MTK
+    receivers send 89 deg 60 min until their first fix, gpsd reads past it)."""
+    if fix is not False:
+        return _position(kind, f, at)
+    try:
+        return _position(kind, f, at)
+    except NmeaError:
+        return None, None
+
+
 def _gga(talker: str, kind: str, f: tuple[str, ...]) -> Sentence:
-    lat, lon = _position(kind, f, 1)
     quality = _int(kind, "fix quality", _get(f, 5))
     sats = _int(kind, "satellites", _get(f, 6))
     # 1-5 measured (GPS, DGPS, PPS, RTK fixed/float), 6 dead reckoning; 7 manual input and
@@ -71,6 +81,7 @@ def _gga(talker: str, kind: str, f: tuple[str, ...]) -> Sentence:
     # is no fix, and so is a position from fewer than 3 satellites (receivers send their first
     # guesses with quality 1 and 0 satellites used for seconds after a cold start).
     fix = quality is not None and 1 <= quality <= 6 and sats is not None and sats >= 3
+    lat, lon = _placed(kind, f, 1, fix)
     return Sentence(talker, kind, f, time_ms=_time(kind, _get(f, 0)), lat=lat, lon=lon, fix=fix,
                     quality=quality, sats=sats,
                     hdop=_unsigned(kind, "HDOP", _get(f, 7)), alt=_float(kind, "altitude", _get(f, 8)))
@@ -89,17 +100,18 @@ def _status(kind: str, status: str, mode: str) -> bool:
 
 
 def _rmc(talker: str, kind: str, f: tuple[str, ...]) -> Sentence:
-    lat, lon = _position(kind, f, 2)
+    fix = _status(kind, _get(f, 1), _get(f, 11))
+    lat, lon = _placed(kind, f, 2, fix)
     knots = _unsigned(kind, "speed", _get(f, 6))
     return Sentence(talker, kind, f, time_ms=_time(kind, _get(f, 0)), date=_ddmmyy(kind, _get(f, 8)),
-                    lat=lat, lon=lon, fix=_status(kind, _get(f, 1), _get(f, 11)),
+                    lat=lat, lon=lon, fix=fix,
                     speed=None if knots is None else knots * KNOT, track=_track(kind, _get(f, 7)))
 
 
 def _gll(talker: str, kind: str, f: tuple[str, ...]) -> Sentence:
-    lat, lon = _position(kind, f, 0)
-    return Sentence(talker, kind, f, time_ms=_time(kind, _get(f, 4)), lat=lat, lon=lon,
-                    fix=_status(kind, _get(f, 5), _get(f, 6)))
+    fix = _status(kind, _get(f, 5), _get(f, 6))
+    lat, lon = _placed(kind, f, 0, fix)
+    return Sentence(talker, kind, f, time_ms=_time(kind, _get(f, 4)), lat=lat, lon=lon, fix=fix)
 
 
 def _gns(talker: str, kind: str, f: tuple[str, ...]) -> Sentence:
