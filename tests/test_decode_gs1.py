@@ -173,10 +173,9 @@ def test_sscc_label_with_contents():
 
 @pytest.mark.parametrize("text,gtin,symbology", [
     ("]E09506000134352", GTIN, "ean-13"),
-    ("]E0012345678905", "00012345678905", "upc-a"),
+    ("]E00012345678905", "00012345678905", "upc-a"),  # UPC-A as 13 digits, as AIM sends it
     ("]E4" + "96385074", "00000096385074", "ean-8"),
     ("]I1" + "19506000134359", "19506000134359", "itf-14"),
-    ("]E001234565", "00012345000065", "upc-e"),  # UPC-E expands to UPC-A 012345000065
     ("9506000134352", GTIN, None),
     ("012345678905", "00012345678905", None),
     ("96385074", "00000096385074", None),
@@ -185,6 +184,14 @@ def test_plain_gtins(text, gtin, symbology):
     r = decode(text)
     assert r["kind"] == "gs1" and r["valid"] and r["gtin"] == gtin and r["syntax"] == "gtin"
     assert r.get("symbology") == symbology
+
+
+def test_upc_e_named_by_the_decoder_expands_to_upc_a():
+    # ZBar sends UPC-E as 8 digits behind ]E0 and names it; the AIM form alone needs 13 digits
+    r = decode("]E001234565", "upc-e")
+    assert r["valid"] and r["gtin"] == "00012345000065" and r["symbology"] == "upc-e"
+    assert decode("]E0" + "012345678905", "upc-a")["gtin"] == "00012345678905"
+    assert decode("]E001234565")["valid"] is False
 
 
 def test_ean13_with_add_on():

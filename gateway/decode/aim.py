@@ -3,7 +3,9 @@
 `split(text)` returns the identifier (if any) and the data after it; `Symbology` says
 what the identifier means: a human name, and whether the data is a GS1 message (FNC1 in
 first position: GS1-128 ]C1, GS1 DataMatrix ]d2, GS1 QR ]Q3, GS1 DataBar ]e0, GS1
-DotCode ]J1 ...) or a retail GTIN (EAN/UPC ]E0, ]E4, ITF-14 ]I1).
+DotCode ]J1 ...) or a retail GTIN (EAN/UPC ]E0, ]E4, ITF-14 ]I1). As in the GS1 Barcode
+Syntax Engine, ]e0 also carries every composite symbol with a GS1-128 or DataBar linear
+part, and an EAN/UPC composite is "]E0" + 13 digits + "|]e0" + the 2D component (barcode.py).
 
 Drivers that know the symbology from elsewhere (zxing-cpp, pyzbar, a scanner's own code
 byte) pass a name; `from_name` maps the usual spellings onto the same vocabulary.

@@ -12,10 +12,16 @@ Order of precedence, first match wins:
 An AIM identifier at the start of the text decides first; a driver's `symbology` name
 counts like one when the text has none.
 
-1. EAN/UPC and ITF-14 (]E0 ]E3 ]E4 ]I1): a GTIN (UPC-E expanded to UPC-A).
-2. http(s) URI: a GS1 Digital Link if its path holds a GS1 key, else text.
+1. EAN/UPC and ITF-14 (]E0 ]E3 ]E4 ]I1): a GTIN (UPC-E expanded to UPC-A). As the GS1
+   Barcode Syntax Engine reads scan data: ]E0 carries exactly 13 digits (UPC-A and UPC-E
+   as their 13-digit EAN-13 form), ]E4 exactly 8; a composite symbol's 2D component
+   follows as "|]e0" + its element string, and its AIs join the GTIN's (`composite`).
+   A decoder that names the symbology (ZBar's "upc-a", "upc-e") may send 12 or 8 digits.
+2. http(s) URI (scheme all lower or all upper case, as the syntax engine requires): a GS1
+   Digital Link if its path holds a GS1 key, else text.
 3. "(01)..." human-readable form (some decoders print GS1 data so).
-4. FNC1-in-first symbologies (]C1 ]d2 ]Q3 ]e0 ]J1 ...): a GS1 element string; but a
+4. FNC1-in-first symbologies (]C1 ]d2 ]Q3 ]e0 ]J1 ...): a GS1 element string (a "|",
+   never GS1 data, joins a linear and a 2D composite component, "|]e0" too); but a
    carrier label printed as GS1-128 (USPS (420) ZIP + (92..95) IMpb, FedEx (96) ...),
    whose only AIs are 420/421 and 91-99, is that carrier's tracking number.
    "urn:epc:..." URIs: kind epc.
@@ -94,12 +100,15 @@ def _decode(text: str, symbology: str | None) -> dict[str, Any]:
         return _fail(result, "text", "no data after the symbology identifier" if found else "empty input")
 
     if hint is not None and hint.gtin:
-        return _retail(result, body, hint)
-    if digital_link.is_http_uri(body):
+        return _retail(result, body, hint, aim.from_name(symbology) if found else None)
+    if digital_link.is_http_uri(body) and body[:8].rstrip(":/").lower() in ("http", "https") \
+            and (body[:5].islower() or body[:5].isupper()):
         return _uri(result, body)
     if body.startswith("(") and body[1:3].isdigit():
         return _hri(result, body)
     if hint is not None and hint.gs1:
+        if "|" in body:
+            return _composite(result, _with_gs(body))
         return _element_string(result, _with_gs(body))
     if body.startswith("urn:epc:"):
         return _epc_uri(result, body)
@@ -269,13 +278,30 @@ def _upc_e_to_a(digits: str) -> str:
     return ns + body + check
 
 
-def _retail(result: dict[str, Any], body: str, hint: aim.Symbology) -> dict[str, Any]:
-    """EAN/UPC/ITF-14 symbols carry exactly one GTIN (plus an EAN add-on after ]E3)."""
-    digits = body
+# Digits the syntax engine requires behind an EAN/UPC identifier; other lengths are errors.
+_AIM_DIGITS = {"]E0": 13, "]E4": 8}
+_CC_PREFIX = "|]e0"  # the 2D component of an EAN/UPC composite, a message of its own
+
+
+def _retail(result: dict[str, Any], body: str, hint: aim.Symbology,
+            named: aim.Symbology | None = None) -> dict[str, Any]:
+    """EAN/UPC/ITF-14 symbols carry exactly one GTIN (plus an EAN add-on after ]E3, or the
+    2D component of a composite symbol after "|]e0")."""
+    digits, cc = body, None
+    if "|" in body:
+        digits, _, rest = body.partition("|")
+        if not ("|" + rest).startswith(_CC_PREFIX) or hint.aim not in _AIM_DIGITS:
+            return _fail(result, "gs1", f"{hint.name}: a composite component must follow as |]e0 + GS1 data")
+        cc = rest[len(_CC_PREFIX) - 1:]
+        if not cc:
+            return _fail(result, "gs1", "composite component has no data")
     if hint.aim == "]E3" and len(body) in (15, 18):
         digits, result["add_on"] = body[:13], body[13:]
     if not _DIGITS.fullmatch(digits):
         return _fail(result, "gs1", f"{hint.name} data must be digits")
+    expected = _AIM_DIGITS.get(hint.aim or "")
+    if expected is not None and len(digits) != expected and not _named_upc(named, digits):
+        return _fail(result, "gs1", f"{hint.aim} data has {expected} digits ({hint.name}), got {len(digits)}")
     if len(digits) == 8 and (hint.name == "upc-e" or hint.aim in ("]E0", "]E3")):
         if digits[0] not in "01":
             return _fail(result, "gs1", "UPC-E number system must be 0 or 1")
@@ -285,7 +311,38 @@ def _retail(result: dict[str, Any], body: str, hint: aim.Symbology) -> dict[str,
         result["symbology"] = "upc-a"  # EAN/UPC readers send UPC-A as 12 digits or 13 with a leading 0
     if len(digits) not in _GTIN_LENGTHS:
         return _fail(result, "gs1", f"a GTIN has 8, 12, 13 or 14 digits, got {len(digits)}")
-    return _gtin(result, digits)
+    if cc is None:
+        return _gtin(result, digits)
+    gtin = digits.rjust(14, "0")
+    if gs1_mod10(gtin[:-1]) != int(gtin[-1]):
+        return _gtin(result, digits)  # the linear part is wrong: say so as for a lone GTIN
+    try:
+        pairs = parse_element_string(cc)
+    except DecodeError as exc:
+        result["syntax"] = "gtin"
+        return _fail(result, "gs1", f"composite component: {exc}")
+    result["composite"] = True
+    return _gs1_result(result, [("01", gtin), *pairs], "gtin")
+
+
+def _named_upc(named: aim.Symbology | None, digits: str) -> bool:
+    """ZBar sends UPC-A as 12 and UPC-E as 8 digits behind ]E0, naming the symbology."""
+    return named is not None and (named.name, len(digits)) in (("upc-a", 12), ("upc-e", 8))
+
+
+def _composite(result: dict[str, Any], data: str) -> dict[str, Any]:
+    """A linear GS1 symbol and its 2D component, "linear|cc" or "linear|]e0cc", as one message.
+
+    The syntax engine transmits them as one ]e0 message, with a GS after the linear part
+    when its last AI has a variable length; a GS after a fixed-length one is allowed too.
+    """
+    linear, _, cc = data.partition("|")
+    cc = cc.removeprefix("]e0")
+    if not linear or not cc or "|" in cc:
+        result["syntax"] = "element-string"
+        return _fail(result, "gs1", "a composite symbol is linear data | 2D component data")
+    result["composite"] = True
+    return _element_string(result, linear.rstrip(GS) + GS + cc)
 
 
 def _gtin(result: dict[str, Any], digits: str) -> dict[str, Any]:
