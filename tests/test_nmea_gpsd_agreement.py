@@ -29,9 +29,9 @@ from simulators.pty_device import PtyDevice
 DATA = Path(__file__).parent / "data" / "nmea"
 GPSD = shutil.which("gpsd") or ("/usr/sbin/gpsd" if os.path.exists("/usr/sbin/gpsd") else None)
 
-#: real receivers; cold starts and no-fix stretches are in mtk-3301 and myguide-3100
-RECORDINGS = ["gpsd/mtk-3301.log", "gpsd/myguide-3100.log", "gpsd/quectel-L70.log", "sirf4-bu353s4.nmea",
-              "ublox-neo-m8n.nmea", "quectel-l76k.nmea"]
+#: real receivers; cold starts and no-fix stretches are in mtk-3301, myguide-3100 and rgm3800
+RECORDINGS = ["gpsd/mtk-3301.log", "gpsd/myguide-3100.log", "gpsd/rgm3800.log", "gpsd/quectel-L70.log",
+              "sirf4-bu353s4.nmea", "ublox-neo-m8n.nmea", "quectel-l76k.nmea"]
 
 
 def sentences(name: str) -> list[bytes]:
@@ -137,12 +137,12 @@ def gpsd_runs():
 def test_no_fix_where_gpsd_has_none_and_the_same_positions(gpsd_runs, name):
     theirs = gpsd_fixes(gpsd_runs[name])
     ours = tally_fixes(sentences(name))
+    assert theirs, f"gpsd reported no fix for {name}: {gpsd_runs[name][:5]}"
     # the recording ends inside its last epoch: whether that one is out yet depends on when each
     # decides the cycle is over, so it is left out of the comparison
     last = max(set(theirs) | set(ours))
     theirs.pop(last, None)
     ours.pop(last, None)
-    assert theirs, f"gpsd reported no fix for {name}: {gpsd_runs[name][:5]}"
     false = sorted(set(ours) - set(theirs))
     assert false == [], f"{name}: Tally reports positions where gpsd has no fix at {false}"
     missed = sorted(set(theirs) - set(ours))
@@ -156,6 +156,7 @@ def test_cold_starts_are_in_the_recordings(gpsd_runs):
     """The recordings do exercise the no-fix cases: gpsd reports positions without a fix there."""
     untimed = {name: sum(1 for r in gpsd_runs[name] if not r.get("time") and "lat" in r) for name in RECORDINGS}
     assert untimed["gpsd/mtk-3301.log"] >= 2 and untimed["gpsd/myguide-3100.log"] >= 2
+    assert untimed["gpsd/rgm3800.log"] >= 1
 
 
 def test_against_gpsd_regression_output_without_gpsd():

@@ -201,3 +201,9 @@ def test_a_placeholder_position_in_a_no_fix_sentence_is_no_error():
     with pytest.raises(NmeaError) as info:
         parse_sentence(f"${body}*{checksum(body):02X}")
     assert info.value.reason == "malformed"
+
+
+def test_a_vendor_sentence_with_a_long_address_is_unknown_not_malformed():
+    with pytest.raises(NmeaError) as info:
+        parse_sentence("$LOG108,1,100,100,0,0,5,0,4,462*61")  # Royaltek RGM-3800
+    assert info.value.reason == "unknown"

@@ -14,6 +14,7 @@ from .sentence import KNOT, KNOWN, NmeaError, Sentence
 
 _HEX = frozenset("0123456789ABCDEFabcdef")
 _ADDRESS = re.compile(r"[A-Z][A-Z0-9]{4}\Z")
+_VENDOR = re.compile(r"[A-Z][A-Z0-9]{1,15}\Z")
 
 
 def checksum(body: str | bytes) -> int:
@@ -55,6 +56,8 @@ def parse_sentence(line: str) -> Sentence:
     if address[:1] == "P":
         raise NmeaError("unknown", f"proprietary sentence {address[:8]}")
     if not _ADDRESS.match(address):
+        if _VENDOR.match(address):  # e.g. Royaltek's $LOG108: checksummed, just not standard
+            raise NmeaError("unknown", f"{address} is a vendor sentence, not talker + sentence type")
         raise NmeaError("malformed", f"address field {address[:8]!r} is not talker + sentence type")
     kind = address[2:]
     if kind not in KNOWN:
