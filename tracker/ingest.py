@@ -18,7 +18,6 @@ import queue
 import ssl
 import stat
 import threading
-import time
 from typing import Any
 
 import paho.mqtt.client as mqtt

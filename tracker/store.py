@@ -60,22 +60,30 @@ class Store:
         """Commit a batch; one outcome per message (stored, duplicate, conflict, invalid, position,
         reject, status, ignored). Raises only if the commit itself fails (then nothing is acknowledged)."""
         messages = list(messages)
-        outcomes: list[str] = []
+        outcomes: list[str] = ["ignored"] * len(messages)
+        checked: list[Checked] = []
+        refused: list[tuple[int, Message, str]] = []
+        for index, message in enumerate(messages):
+            if message.parts[1] == "events":
+                result = check_event(message)
+                if isinstance(result, str):
+                    refused.append((index, message, result))
+                else:
+                    checked.append(Checked(index, message, message.parts[0], *result))
         with self.db.transaction() as cur:
             gateways = sorted({m.parts[0] for m in messages if m.parts[1] in KINDS and m.parts[0]})
             self._lock_gateways(cur, gateways)
-            for message in messages:
+            for index, message, reason in refused:
+                outcomes[index] = self._invalid(cur, message, reason)
+            self._events(cur, checked, outcomes)
+            for index, message in enumerate(messages):
                 gateway, kind = message.parts
-                if kind == "events":
-                    outcomes.append(self._event(cur, message, gateway))
-                elif kind == "positions":
-                    outcomes.append(self._position(cur, message, gateway))
+                if kind == "positions":
+                    outcomes[index] = self._position(cur, message, gateway)
                 elif kind == "rejects":
-                    outcomes.append(self._reject(cur, message, gateway))
+                    outcomes[index] = self._reject(cur, message, gateway)
                 elif kind == "status":
-                    outcomes.append(self._status(cur, message, gateway))
-                else:
-                    outcomes.append("ignored")
+                    outcomes[index] = self._status(cur, message, gateway)
         self.counts.update(outcomes)
         return outcomes
 
@@ -99,80 +107,99 @@ class Store:
         return "invalid"
 
     def _json(self, message: Message) -> tuple[Any, str | None]:
-        try:
-            return json.loads(message.payload), None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return None, f"not JSON: {exc}"
+        return parse_json(message)
 
-    def _event(self, cur: Cursor, message: Message, gateway: str) -> str:
-        event, problem = self._json(message)
-        if problem is None and not isinstance(event, dict):
-            problem = "not a JSON object"
-        if problem is None:
-            problem = epcis.schema_problem(event)
-        if problem is None:
-            try:
-                event_time = epcis.utc(event.get("eventTime"))
-            except epcis.InvalidEvent as exc:
-                problem = str(exc)
-        if problem is not None:
-            return self._invalid(cur, message, problem)
-        eid = epcis.event_id(event)
-        digest = epcis.digest(event)
-        seq = event.get("tally:seq")
-        seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
-        row = cur.one(
-            "INSERT INTO events (event_id, type, event_time, record_time, action, biz_step, disposition, "
-            "read_point, biz_location, gateway, seq, digest, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (event_id) DO NOTHING RETURNING id",
-            (eid, event["type"], event_time, message.received_at, epcis.plain_text(event, "action"),
-             epcis.plain_text(event, "bizStep"), epcis.plain_text(event, "disposition"),
-             epcis.location(event, "readPoint"), epcis.location(event, "bizLocation"), gateway, seq, digest,
-             json.dumps(event, ensure_ascii=False)))
-        if row is None:
-            existing = cur.one("SELECT digest FROM events WHERE event_id = ?", (eid,))
-            if existing and existing[0] == digest:
-                return "duplicate"
-            cur.execute("INSERT INTO conflicts (event_id, received_at, topic, digest, body) VALUES (?, ?, ?, ?, ?)",
-                        (eid, message.received_at, message.topic, digest, json.dumps(event, ensure_ascii=False)))
-            log.warning("event %s arrived again with other content (on %s): kept aside as a conflict",
-                        eid, message.topic)
-            return "conflict"
-        idents = list(epcis.identifiers(event))
-        lot = unit_lot(event)
-        if lot:
-            idents.append(("unitLot", lot, None, None))
-        cur.executemany("INSERT INTO identifiers (event, role, value, quantity, uom) VALUES (?, ?, ?, ?, ?)",
-                        [(row[0], *ident) for ident in idents])
-        cur.execute("UPDATE gateways SET events = events + 1, last_seen = ? WHERE gateway = ?",
-                    (message.received_at, gateway))
-        if seq is not None:
-            self._sequence(cur, gateway, seq, message.received_at)
-        return "stored"
+    def _events(self, cur: Cursor, checked: list["Checked"], outcomes: list[str]) -> None:
+        """Store a batch of schema-valid events in a handful of statements, whatever its size: one
+        multi-row insert that skips known eventIDs, one look-up of the skipped ones' digests."""
+        if not checked:
+            return
+        first: dict[str, Checked] = {}
+        again: list[Checked] = []
+        for item in checked:
+            if item.eid in first:
+                again.append(item)  # twice in one batch: compared with the first like any redelivery
+            else:
+                first[item.eid] = item
+        inserted: dict[str, int] = {}
+        items = list(first.values())
+        for chunk in _chunks(items, 500):
+            rows = cur.all(
+                "INSERT INTO events (event_id, type, event_time, record_time, action, biz_step, disposition, "
+                "read_point, biz_location, gateway, seq, digest, body) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                + " ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id",
+                [v for item in chunk for v in item.row()])
+            inserted.update((eid, pk) for pk, eid in rows)
+        skipped = [item for item in items if item.eid not in inserted] + again
+        known: dict[str, str] = {}
+        for chunk in _chunks(sorted({item.eid for item in skipped}), 500):
+            known.update(cur.all(f"SELECT event_id, digest FROM events WHERE event_id IN "
+                                 f"({', '.join('?' for _ in chunk)})", chunk))
+        conflicts = []
+        for item in skipped:
+            if known.get(item.eid) == item.digest:
+                outcomes[item.index] = "duplicate"
+            else:
+                outcomes[item.index] = "conflict"
+                conflicts.append((item.eid, item.message.received_at, item.message.topic, item.digest,
+                                  json.dumps(item.event, ensure_ascii=False)))
+                log.warning("event %s arrived again with other content (on %s): kept aside as a conflict",
+                            item.eid, item.message.topic)
+        cur.executemany("INSERT INTO conflicts (event_id, received_at, topic, digest, body) VALUES (?, ?, ?, ?, ?)",
+                        conflicts)
+        stored = [item for item in items if item.eid in inserted]
+        idents = []
+        for item in stored:
+            outcomes[item.index] = "stored"
+            idents += [(inserted[item.eid], *ident) for ident in item.identifiers()]
+        cur.executemany("INSERT INTO identifiers (event, role, value, quantity, uom) VALUES (?, ?, ?, ?, ?)", idents)
+        per_gateway: dict[str, list[Checked]] = {}
+        for item in stored:
+            per_gateway.setdefault(item.gateway, []).append(item)
+        cur.executemany("UPDATE gateways SET events = events + ?, last_seen = CASE WHEN last_seen IS NULL OR "
+                        "last_seen < ? THEN ? ELSE last_seen END WHERE gateway = ?",
+                        [(len(group), group[-1].message.received_at, group[-1].message.received_at, gw)
+                         for gw, group in per_gateway.items()])
+        self._sequences(cur, {gw: [i for i in group if i.seq is not None] for gw, group in per_gateway.items()})
 
-    def _sequence(self, cur: Cursor, gateway: str, seq: int, now: str) -> None:
-        """Gaps in a gateway's `tally:seq`: opened when a number is skipped, closed when every number
-        in the range has arrived (late, or through another instance)."""
-        row = cur.one("SELECT max_seq FROM gateways WHERE gateway = ?", (gateway,))
-        top = row[0] if row else None
-        if top is None or seq > top:
-            low = 1 if top is None else top + 1
-            if seq > low:
-                cur.execute("INSERT INTO gaps (gateway, first_seq, last_seq, detected_at) VALUES (?, ?, ?, ?)",
-                            (gateway, low, seq - 1, now))
-                log.warning("gateway %s: events %d..%d missing", gateway, low, seq - 1)
-            cur.execute("UPDATE gateways SET max_seq = ? WHERE gateway = ?", (seq, gateway))
+    def _sequences(self, cur: Cursor, per_gateway: dict[str, list["Checked"]]) -> None:
+        """Gaps in each gateway's `tally:seq`: opened when a number is skipped, closed when every number
+        in the range has arrived (late, or through another instance). Rows are locked (_lock_gateways)."""
+        per_gateway = {gw: items for gw, items in per_gateway.items() if items}
+        if not per_gateway:
             return
-        gap = cur.one("SELECT id, first_seq, last_seq FROM gaps WHERE gateway = ? AND closed_at IS NULL "
-                      "AND first_seq <= ? AND last_seq >= ?", (gateway, seq, seq))
-        if gap is None:
+        names = sorted(per_gateway)
+        tops = dict(cur.all(f"SELECT gateway, max_seq FROM gateways WHERE gateway IN "
+                            f"({', '.join('?' for _ in names)})", names))
+        new_gaps, late, changed = [], {}, {}
+        for gw in names:
+            top = tops.get(gw)
+            for item in per_gateway[gw]:
+                if top is None or item.seq > top:
+                    low = 1 if top is None else top + 1
+                    if item.seq > low:
+                        new_gaps.append((gw, low, item.seq - 1, item.message.received_at))
+                        log.warning("gateway %s: events %d..%d missing", gw, low, item.seq - 1)
+                    top = changed[gw] = item.seq
+                else:
+                    late.setdefault(gw, []).append((item.seq, item.message.received_at))
+        cur.executemany("INSERT INTO gaps (gateway, first_seq, last_seq, detected_at) VALUES (?, ?, ?, ?)", new_gaps)
+        cur.executemany("UPDATE gateways SET max_seq = ? WHERE gateway = ?", [(v, gw) for gw, v in changed.items()])
+        if not late:
             return
-        gap_id, first, last = gap
-        have = cur.one("SELECT COUNT(DISTINCT seq) FROM events WHERE gateway = ? AND seq BETWEEN ? AND ?",
-                       (gateway, first, last))[0]
-        if have >= last - first + 1:
-            cur.execute("UPDATE gaps SET closed_at = ? WHERE id = ?", (now, gap_id))
-            log.info("gateway %s: gap %d..%d closed by late delivery", gateway, first, last)
+        gws = sorted(late)
+        open_gaps = cur.all(f"SELECT id, gateway, first_seq, last_seq FROM gaps WHERE closed_at IS NULL AND "
+                            f"gateway IN ({', '.join('?' for _ in gws)})", gws)
+        for gap_id, gw, first, last in open_gaps:
+            hits = [when for seq, when in late[gw] if first <= seq <= last]
+            if not hits:
+                continue
+            have = cur.one("SELECT COUNT(DISTINCT seq) FROM events WHERE gateway = ? AND seq BETWEEN ? AND ?",
+                           (gw, first, last))[0]
+            if have >= last - first + 1:
+                cur.execute("UPDATE gaps SET closed_at = ? WHERE id = ?", (max(hits), gap_id))
+                log.info("gateway %s: gap %d..%d closed by late delivery", gw, first, last)
 
     def _position(self, cur: Cursor, message: Message, gateway: str) -> str:
         record, problem = self._json(message)
@@ -261,6 +288,62 @@ class Store:
                 out[table] = int(cur.one(f"SELECT COUNT(*) FROM {table}")[0])
             out["open_gaps"] = int(cur.one("SELECT COUNT(*) FROM gaps WHERE closed_at IS NULL")[0])
         return out
+
+
+def parse_json(message: Message) -> tuple[Any, str | None]:
+    try:
+        return json.loads(message.payload), None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, f"not JSON: {exc}"
+
+
+def check_event(message: Message) -> tuple[dict[str, Any], str, str, str, int | None] | str:
+    """(event, eventID, digest, eventTime, seq) of a storable event, or why it is not one."""
+    event, problem = parse_json(message)
+    if problem is None and not isinstance(event, dict):
+        problem = "not a JSON object"
+    if problem is None:
+        problem = epcis.schema_problem(event)
+    if problem is None:
+        try:
+            event_time = epcis.utc(event.get("eventTime"))
+        except epcis.InvalidEvent as exc:
+            problem = str(exc)
+    if problem is not None:
+        return problem
+    seq = event.get("tally:seq")
+    seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+    return event, epcis.event_id(event), epcis.digest(event), event_time, seq
+
+
+@dataclass
+class Checked:
+    index: int
+    message: Message
+    gateway: str
+    event: dict[str, Any]
+    eid: str
+    digest: str
+    event_time: str
+    seq: int | None
+
+    def row(self) -> tuple[Any, ...]:
+        e = self.event
+        return (self.eid, e["type"], self.event_time, self.message.received_at, epcis.plain_text(e, "action"),
+                epcis.plain_text(e, "bizStep"), epcis.plain_text(e, "disposition"), epcis.location(e, "readPoint"),
+                epcis.location(e, "bizLocation"), self.gateway, self.seq, self.digest, json.dumps(e, ensure_ascii=False))
+
+    def identifiers(self) -> list[tuple[str, str, float | None, str | None]]:
+        idents = list(epcis.identifiers(self.event))
+        lot = unit_lot(self.event)
+        if lot:
+            idents.append(("unitLot", lot, None, None))
+        return idents
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def unit_lot(event: Mapping[str, Any]) -> str | None:

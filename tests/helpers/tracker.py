@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from gateway import events
+from tests.helpers.gateway import ROOT
 from tests.helpers.postgres import PostgresUnavailable, shared_server
 from tracker.store import Store
 
@@ -55,3 +61,36 @@ def store(request, tmp_path) -> Iterator[Store]:
     s = Store(store_url(request.param, tmp_path)).open()
     yield s
     s.close()
+
+
+def write_tracker_config(path: Path, broker_port: int, store: str, **tracker: Any) -> Path:
+    values = {"id": "central-1", "store": store, "listen": "", **tracker}
+    lines = ["[tracker]"] + [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    lines += ["[mqtt]", 'host = "127.0.0.1"', f"port = {broker_port}"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class TrackerProcess:
+    def __init__(self, config: Path, log: Path):
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+        self.log_path = log
+        self._log = open(log, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "gateway", "tracker", "-c", str(config)], cwd=ROOT,
+                                     env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def wait_log(self, text: str, timeout: float = 15) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log_path.read_text(errors="replace"):
+                return True
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        return False
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
