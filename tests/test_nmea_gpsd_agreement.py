@@ -159,14 +159,20 @@ def test_cold_starts_are_in_the_recordings(gpsd_runs):
     assert untimed["gpsd/rgm3800.log"] >= 1
 
 
-def test_against_gpsd_regression_output_without_gpsd():
-    """gpsd's test/daemon/myguide-3100.log.chk: no time until 10:50:30.8, though RMC says A at 29.8."""
-    expected = [json.loads(line) for line in (DATA / "gpsd" / "myguide-3100.gpsd.json").read_text().splitlines()]
-    ours = tally_fixes(sentences("gpsd/myguide-3100.log"))
-    assert min(ours) == expected[0]["time"] == "10:50:30.800"
+@pytest.mark.parametrize("name, first", [("myguide-3100", "10:50:30.800"), ("mtk-3301", "08:14:37.000")])
+def test_against_gpsd_regression_output_without_gpsd(name, first):
+    """gpsd's own expected output (test/daemon/<name>.log.chk, current gpsd): no time for the first
+    position with status A (10:50:29.8, 08:14:36), whose epoch began before any date was known."""
+    expected = [json.loads(line) for line in (DATA / "gpsd" / f"{name}.gpsd.json").read_text().splitlines()]
+    stream = NmeaStream()
+    fixes = [f for line in sentences(f"gpsd/{name}.log") for f in stream.feed(line)] + stream.flush()
+    ours = {time_of_day(f.to_tpv()["time"]): f for f in fixes}
+    assert min(ours) == expected[0]["time"] == first
     for want in expected:
         got = ours[want["time"]]
-        assert got["lat"] == pytest.approx(want["lat"], abs=1e-6) and got["lon"] == pytest.approx(want["lon"], abs=1e-6)
+        assert got.lat == pytest.approx(want["lat"], abs=1e-6) and got.lon == pytest.approx(want["lon"], abs=1e-6)
+    if name == "mtk-3301":  # the whole .chk: the same fixes, no more
+        assert sorted(ours) == [want["time"] for want in expected]
 
 
 def test_cold_start_counts():
