@@ -3,7 +3,7 @@
 Each recording is written to a pty that a private gpsd (Debian's, `-N -n -b`) reads, and fed to
 `NmeaStream`. A Tally fix is false when gpsd has no fix with a time at that time of day; the goal
 is none. Where both have a fix they must agree on the position. gpsd's own regression output
-(test/daemon/*.chk) for one recording is checked without gpsd.
+(test/daemon/*.chk) for two of the recordings is checked without gpsd.
 
 Times are compared by time of day: gpsd moves dates more than 19.6 years before its own start
 forward by one GPS week rollover, so old recordings come back with other years.
