@@ -3,7 +3,8 @@
 Agreement: a `valid` test number counts when it is read as valid and as that courier's (S10:
 scheme "s10"); an `invalid` one when it is not read as a valid number of the format listing
 it. `decode` is the whole scanner pipeline: there a number that is also a valid GS1 key
-(FedEx's SSCC-18 labels) is read as that key, which counts as a miss here.
+(FedEx's SSCC-18 labels) is read as that key, and GTIN-length digits that only a format
+without a check digit takes (DHL eCommerce 14) as a misread GTIN; both count as misses here.
 
     .venv/bin/python benchmarks/tracking_agreement.py
 """

@@ -34,7 +34,8 @@ counts like one when the text has none.
       valid check digit, e.g. "00" + SSCC (20 digits) or "01" + GTIN (16 digits).
    c. A carrier tracking number whose check digit holds (see tracking.py for the order
       among carriers), or one whose carrier-specific shape (96..., 420+ZIP, 9x IMpb) is
-      unmistakable but whose check digit fails (valid false).
+      unmistakable but whose check digit fails (valid false). At GTIN lengths a format
+      without a check digit (DHL eCommerce 14) does not count: that is a misread GTIN.
    d. GTIN/SSCC lengths with a bad check digit: kind gs1, valid false.
    e. Any other valid GS1 element string; a key-led one with errors (valid false).
    With a Code 128 identifier that is not GS1-128 (]C0), carriers come before a: a
@@ -372,6 +373,10 @@ def _digits(result: dict[str, Any], digits: str, *, code128: bool) -> dict[str, 
         return _gs1_result(result, pairs, "element-string", None)
     if found is None:
         found = tracking.match(digits)
+        if found is not None and n in _GTIN_LENGTHS and not found.checked:
+            # Only a format without a check digit (DHL eCommerce 14) takes these digits: a
+            # GTIN with a misread check digit is likelier than a shipment. ]C0 says otherwise.
+            found = None
     if found is not None:
         return _tracking(result, found)
     if n in _GTIN_LENGTHS:

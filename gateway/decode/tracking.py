@@ -54,6 +54,7 @@ class TrackingNumber:
     country: str | None = None  # ISO 3166 alpha-2 of the post that issued an S10 number
     service: str | None = None  # the data's name for the number's service type, when it has one
     format_id: str = ""  # the data set's id of the format that read the number
+    checked: bool = False  # the format has a check digit, and it held
 
 
 # (ahead, behind): the first format id is tried before the second.
@@ -171,7 +172,8 @@ def _reading(fmt: CourierFormat, m: re.Match[str], text: str, error: str | None,
         carrier = _POSTS.get(country, f"post_{country.lower()}")
     service = details.get("ServiceType", {}).get("name")
     return TrackingNumber(carrier, product, _tracking_number(fmt, m, text), error is None, error,
-                          scheme, country, str(service) if service else None, fmt.id)
+                          scheme, country, str(service) if service else None, fmt.id,
+                          error is None and fmt.checksum is not None)
 
 
 def match(text: str) -> TrackingNumber | None:
