@@ -16,7 +16,7 @@ import threading
 import time
 
 from simulators import m100_frames as m100
-from simulators.llrp_reader import sgtin96
+from simulators.sgtin import sgtin96
 from simulators.pty_device import PtyDevice
 
 

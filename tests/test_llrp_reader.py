@@ -13,7 +13,8 @@ from drivers.llrp import LlrpReader
 from drivers.llrp.inventory import ROSPEC_ID, transmit_power_index
 from gateway.decode.epc import decode_epc
 from gateway.device_runner import DeviceRunner
-from simulators.llrp_reader import LingeringTag, LlrpReaderSimulator, Mix, PalletPass, TagPopulation, sgtin96
+from simulators.llrp_reader import LingeringTag, LlrpReaderSimulator, Mix, PalletPass, TagPopulation
+from simulators.sgtin import sgtin96
 
 
 def reader(sim: LlrpReaderSimulator, **settings) -> LlrpReader:
@@ -207,10 +208,9 @@ def test_an_antenna_the_reader_lacks_is_a_clear_error():
 def test_reader_rejection_is_reported_with_its_status():
     class StubbornReader(LlrpReaderSimulator):
         def capabilities(self):
-            response = super().capabilities()
             # claim 8 antennas so the driver asks for one the reader will refuse in ADD_ROSPEC
             from dataclasses import replace
-            return replace(response, general=replace(response.general, max_antennas=8))
+            return replace(super().capabilities(), max_antennas=8)
 
     with StubbornReader(port=0, antennas=4) as sim:
         with pytest.raises(DeviceUnavailable, match="refused ADD_ROSPEC: A_OutOfRange: antenna 7 does not exist"):
@@ -292,7 +292,7 @@ def test_simulate_llrp_command_line():
 
 
 def test_impinj_search_mode_uses_the_vendor_extension():
-    from drivers.llrp.params import CUSTOM, VENDOR_IMPINJ
+    from drivers.llrp.params import VENDOR_IMPINJ
 
     with LlrpReaderSimulator(port=0, scenario=TagPopulation(count=2), rate=100, manufacturer=VENDOR_IMPINJ) as sim:
         driver = reader(sim, search_mode="single-target-suppression", session=1)
@@ -300,8 +300,8 @@ def test_impinj_search_mode_uses_the_vendor_extension():
         try:
             (rospec,) = sim.rospecs
             command = rospec.ai_specs[0].inventory_specs[0].antenna_configurations[0].inventory[0]
-            (custom,) = [p for p in command.extra if p.type == CUSTOM]
-            assert (custom.vendor, custom.subtype, custom.body[8:]) == (VENDOR_IMPINJ, 23, b"\x00\x03")
+            (custom,) = command.extra
+            assert (custom.vendor, custom.subtype, custom.data) == (VENDOR_IMPINJ, 23, b"\x00\x03")
             assert read_for(driver, 1.0, until=lambda r: r)
         finally:
             driver.close()
