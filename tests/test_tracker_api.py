@@ -204,7 +204,8 @@ def test_every_route_is_in_the_openapi_document(api):
     status, _, document = get(api, "/openapi.json")
     assert status == 200 and document["openapi"].startswith("3.")
     assert set(document["paths"]) == set(ROUTES)
-    samples = {"{eventID}": "x", "{epc}": quote(UNITS[0], safe=""), "{identifier}": PARCEL}
+    samples = {"{eventID}": "x", "{epc}": quote(UNITS[0], safe=""), "{identifier}": PARCEL, "{queryName}": "arrived",
+               "{subscriptionID}": "1"}
     for route in ROUTES:
         path = route
         for key, value in samples.items():

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from gateway.health import parse_listen
 
-from . import query, track
+from . import notify, query, track
 from .identifiers import NotAnIdentifier, gtin_lot, resolve
 from .store import Store
 
@@ -27,7 +27,10 @@ JSON_LD = "application/ld+json"
 
 #: every route, as OpenAPI path templates (tracker/openapi.json must list each)
 ROUTES = ("/events", "/events/{eventID}", "/epcs/{epc}/events", "/track/{identifier}", "/recall", "/gaps",
-          "/conflicts", "/invalid", "/healthz", "/metrics", "/openapi.json")
+          "/conflicts", "/invalid", "/healthz", "/metrics", "/openapi.json", "/queries", "/queries/{queryName}",
+          "/queries/{queryName}/events", "/queries/{queryName}/subscriptions",
+          "/queries/{queryName}/subscriptions/{subscriptionID}")
+MAX_BODY = 64 * 1024
 
 
 class Problem(Exception):
@@ -50,11 +53,19 @@ class Api:
         self.counters = counters or (lambda: {})
         self.requests = 0
 
-    def handle(self, path: str, params: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
-        """(status, headers, body) for a GET."""
+    def handle(self, path: str, params: dict[str, list[str]], method: str = "GET",
+               body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+        """(status, headers, body) for a request."""
         self.requests += 1
         try:
+            if path == "/queries" or path.startswith("/queries/"):
+                return self.queries(method, path, params, body)
+            if method != "GET":
+                raise Problem(405, f"{method} is not allowed here")
             return self._route(path, params)
+        except notify.SubscriptionError as exc:
+            return 400, {"Content-Type": "application/problem+json"}, _json(
+                {"type": "epcisException:ValidationException", "title": str(exc), "status": 400})
         except Problem as p:
             return p.status, {"Content-Type": "application/problem+json"}, _json(
                 {"type": p.kind, "title": p.title, "status": p.status})
@@ -90,13 +101,80 @@ class Api:
             return 200, {"Content-Type": JSON}, resources.files("tracker").joinpath("openapi.json").read_bytes()
         raise Problem(404, f"no such resource: {path[:200]}")
 
-    def events(self, path: str, params: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
+    def queries(self, method: str, path: str, params: dict[str, list[str]],
+                body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """Named queries and their subscriptions (EPCIS 2.0 REST: /queries, /queries/{name}/subscriptions)."""
+        parts = [unquote(p) for p in path.split("/")[2:]]
+        if parts == [] or parts == [""]:
+            if method == "GET":
+                with self.store.db.reading() as cur:
+                    rows = cur.all("SELECT name, params FROM queries ORDER BY name")
+                named = [{"name": n, "query": json.loads(q)} for n, q in rows]
+                built = [{"name": n, "query": q, "builtIn": True} for n, q in notify.BUILT_IN.items()]
+                special = [{"name": n, "query": {}, "builtIn": True} for n in notify.SPECIAL]
+                return 200, {"Content-Type": JSON}, _json(built + special + named)
+            if method == "POST":
+                doc = _body(body)
+                with self.store.db.transaction() as cur:
+                    notify.create_query(cur, doc.get("name"), doc.get("query"))
+                return 201, {"Content-Type": JSON, "Location": f"/queries/{quote(doc['name'])}"}, _json(
+                    {"name": doc["name"]})
+            raise Problem(405, f"{method} is not allowed here")
+        name = parts[0]
+        with self.store.db.reading() as cur:
+            q = notify.query_params(cur, name)
+        if q is None:
+            raise not_found(f"no query named {name[:100]!r}")
+        if len(parts) == 1:
+            if method == "GET":
+                return 200, {"Content-Type": JSON}, _json({"name": name, "query": q})
+            if method == "DELETE":
+                if name in notify.BUILT_IN or name in notify.SPECIAL:
+                    raise Problem(400, "a built-in query cannot be deleted")
+                with self.store.db.transaction() as cur:
+                    if cur.one("SELECT 1 FROM subscriptions WHERE query = ?", (name,)):
+                        raise Problem(409, "the query has subscriptions; delete them first")
+                    cur.execute("DELETE FROM queries WHERE name = ?", (name,))
+                return 204, {}, b""
+        elif parts[1:] == ["events"] and method == "GET":
+            if name in notify.SPECIAL:
+                raise Problem(400, f"{name} is a notification, not an event query")
+            merged = {**q, **{k: v for k, v in params.items() if k in (
+                "perPage", "nextPageToken", "orderBy", "orderDirection", "eventCountLimit")}}
+            return self.events(path, merged, link_params=params)
+        elif parts[1:] == ["subscriptions"]:
+            if method == "GET":
+                with self.store.db.reading() as cur:
+                    return 200, {"Content-Type": JSON}, _json(notify.subscriptions(cur, name))
+            if method == "POST":
+                with self.store.db.transaction() as cur:
+                    sid = notify.subscribe(cur, name, _body(body))
+                location = f"/queries/{quote(name)}/subscriptions/{sid}"
+                return 201, {"Content-Type": JSON, "Location": location}, _json(
+                    {"subscriptionID": str(sid), "queryName": name})
+        elif len(parts) == 3 and parts[1] == "subscriptions":
+            if method == "GET":
+                with self.store.db.reading() as cur:
+                    found = [s for s in notify.subscriptions(cur, name) if s["subscriptionID"] == parts[2]]
+                if not found:
+                    raise not_found("no such subscription")
+                return 200, {"Content-Type": JSON}, _json(found[0])
+            if method == "DELETE":
+                with self.store.db.transaction() as cur:
+                    if not notify.unsubscribe(cur, name, parts[2]):
+                        raise not_found("no such subscription")
+                return 204, {}, b""
+        raise Problem(405 if len(parts) <= 3 else 404, f"{method} {path[:200]} is not supported")
+
+    def events(self, path: str, params: dict[str, list[str]],
+               link_params: dict[str, list[str]] | None = None) -> tuple[int, dict[str, str], bytes]:
         q = query.parse(params)
         with self.store.db.reading() as cur:
             events, token = query.run(cur, q)
         headers = {"Content-Type": JSON_LD}
         if token:
-            rest = [(k, v) for k, vs in params.items() if k != "nextPageToken" for v in vs]
+            rest = [(k, v) for k, vs in (link_params if link_params is not None else params).items()
+                    if k != "nextPageToken" for v in vs]
             if path != "/events":
                 rest = [(k, v) for k, v in rest if k != "MATCH_anyEPC"]
             link = f"{quote(path)}?{urlencode([*rest, ('nextPageToken', token)])}"
@@ -137,6 +215,16 @@ class Api:
         return "\n".join(lines) + "\n"
 
 
+def _body(body: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(body or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Problem(400, f"the body is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise Problem(400, "the body must be a JSON object")
+    return doc
+
+
 def _json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode()
 
@@ -147,7 +235,25 @@ def make_handler(api: Api) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            self._answer("GET")
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._answer("POST")
+
+        def do_DELETE(self) -> None:  # noqa: N802
+            self._answer("DELETE")
+
+        def _answer(self, method: str) -> None:
             url = urlsplit(self.path)
+            body = b""
+            length = self.headers.get("Content-Length")
+            if length and length.isdigit() and int(length) <= MAX_BODY:
+                body = self.rfile.read(int(length))
+            elif length and (not length.isdigit() or int(length) > MAX_BODY):
+                self.close_connection = True
+                self._send(413, {"Content-Type": "application/problem+json"}, _json(
+                    {"type": "about:blank", "title": f"bodies are at most {MAX_BODY} bytes", "status": 413}))
+                return
             try:
                 params = parse_qs(url.query, keep_blank_values=False, strict_parsing=False, max_num_fields=200)
             except ValueError as exc:
@@ -155,11 +261,14 @@ def make_handler(api: Api) -> type[BaseHTTPRequestHandler]:
                     {"type": "about:blank", "title": str(exc), "status": 400})
             else:
                 try:
-                    status, headers, body = api.handle(url.path, params)
+                    status, headers, body = api.handle(url.path, params, method, body)
                 except Exception:  # a bug must answer 500 and be logged, not kill the thread silently
-                    log.exception("GET %s failed", self.path[:200])
+                    log.exception("%s %s failed", method, self.path[:200])
                     status, headers, body = 500, {"Content-Type": "application/problem+json"}, _json(
                         {"type": "about:blank", "title": "internal error (logged)", "status": 500})
+            self._send(status, headers, body)
+
+        def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)

@@ -87,4 +87,28 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             received_at TEXT NOT NULL,
             body TEXT NOT NULL)""",
     ]),
+    (2, "named queries, subscriptions with webhooks, durable deliveries", [
+        """CREATE TABLE queries (
+            name TEXT PRIMARY KEY,
+            params TEXT NOT NULL,
+            created_at TEXT NOT NULL)""",
+        """CREATE TABLE subscriptions (
+            id {id},
+            query TEXT NOT NULL,
+            dest TEXT NOT NULL,
+            signature_token TEXT,
+            report_if_empty INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL)""",
+        # next_try doubles as a lease: an instance claims a delivery by moving it forward.
+        """CREATE TABLE deliveries (
+            id {id},
+            subscription BIGINT NOT NULL,
+            created_at TEXT NOT NULL,
+            body TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_try TEXT NOT NULL,
+            delivered_at TEXT,
+            last_error TEXT)""",
+        "CREATE INDEX deliveries_due ON deliveries (delivered_at, next_try)",
+    ]),
 ]

@@ -13,6 +13,7 @@ from typing import Any
 
 from .config import TrackerConfig
 from .ingest import Ingest
+from .notify import Deliverer
 from .store import Store
 
 log = logging.getLogger("tally.tracker")
@@ -23,10 +24,13 @@ class Tracker:
         self.config = config
         self.store = Store(config.store).open()
         self.ingest = Ingest(config, self.store)
+        self.deliverer = Deliverer(self.store.db)
+        self.store.on_notify = self.deliverer.poke
         self.http: Any = None
         self.stopping = threading.Event()
 
     def start(self) -> "Tracker":
+        self.deliverer.start()
         self.ingest.start()
         listen = self.config.tracker["listen"]
         if listen:
@@ -50,10 +54,12 @@ class Tracker:
         c = self.ingest.counters
         return {"batches_total": c["batches"], "acked_total": c["acked"], "store_errors_total": c["store_errors"],
                 "broker_connects_total": c["connects"], "broker_connected": int(self.ingest.connected),
-                "backlog": self.ingest.backlog()}
+                "backlog": self.ingest.backlog(), "deliveries_total": self.deliverer.counters["delivered"],
+                "delivery_failures_total": self.deliverer.counters["failed_attempts"]}
 
     def stop(self) -> None:
         self.ingest.stop()
+        self.deliverer.stop()
         if self.http is not None:
             self.http.shutdown()
             self.http.server_close()

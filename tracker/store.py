@@ -14,9 +14,9 @@ import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-from . import epcis
+from . import epcis, notify
 from .db import Cursor, Database, open_database
 
 log = logging.getLogger("tally.tracker.store")
@@ -43,6 +43,8 @@ class Store:
     def __init__(self, url: str):
         self.db: Database = open_database(url)
         self.counts: Counter[str] = Counter()
+        #: called after a commit that wrote notifications (the deliverer wakes up)
+        self.on_notify: Callable[[], None] = lambda: None
 
     @property
     def engine(self) -> str:
@@ -75,7 +77,8 @@ class Store:
             self._lock_gateways(cur, gateways)
             for index, message, reason in refused:
                 outcomes[index] = self._invalid(cur, message, reason)
-            self._events(cur, checked, outcomes)
+            stored_ids, new_gaps = self._events(cur, checked, outcomes)
+            offline: list[str] = []
             for index, message in enumerate(messages):
                 gateway, kind = message.parts
                 if kind == "positions":
@@ -83,8 +86,12 @@ class Store:
                 elif kind == "rejects":
                     outcomes[index] = self._reject(cur, message, gateway)
                 elif kind == "status":
-                    outcomes[index] = self._status(cur, message, gateway)
+                    outcomes[index] = self._status(cur, message, gateway, offline)
+            notifications = notify.enqueue(cur, stored_ids, new_gaps, offline)
         self.counts.update(outcomes)
+        if notifications:
+            self.counts["notifications"] += notifications
+            self.on_notify()
         return outcomes
 
     def _lock_gateways(self, cur: Cursor, gateways: list[str]) -> None:
@@ -109,11 +116,11 @@ class Store:
     def _json(self, message: Message) -> tuple[Any, str | None]:
         return parse_json(message)
 
-    def _events(self, cur: Cursor, checked: list["Checked"], outcomes: list[str]) -> None:
+    def _events(self, cur: Cursor, checked: list["Checked"], outcomes: list[str]) -> tuple[list[int], list[tuple]]:
         """Store a batch of schema-valid events in a handful of statements, whatever its size: one
         multi-row insert that skips known eventIDs, one look-up of the skipped ones' digests."""
         if not checked:
-            return
+            return [], []
         first: dict[str, Checked] = {}
         again: list[Checked] = []
         for item in checked:
@@ -161,14 +168,15 @@ class Store:
                         "last_seen < ? THEN ? ELSE last_seen END WHERE gateway = ?",
                         [(len(group), group[-1].message.received_at, group[-1].message.received_at, gw)
                          for gw, group in per_gateway.items()])
-        self._sequences(cur, {gw: [i for i in group if i.seq is not None] for gw, group in per_gateway.items()})
+        gaps = self._sequences(cur, {gw: [i for i in group if i.seq is not None] for gw, group in per_gateway.items()})
+        return [inserted[item.eid] for item in stored], gaps
 
-    def _sequences(self, cur: Cursor, per_gateway: dict[str, list["Checked"]]) -> None:
+    def _sequences(self, cur: Cursor, per_gateway: dict[str, list["Checked"]]) -> list[tuple]:
         """Gaps in each gateway's `tally:seq`: opened when a number is skipped, closed when every number
         in the range has arrived (late, or through another instance). Rows are locked (_lock_gateways)."""
         per_gateway = {gw: items for gw, items in per_gateway.items() if items}
         if not per_gateway:
-            return
+            return []
         names = sorted(per_gateway)
         tops = dict(cur.all(f"SELECT gateway, max_seq FROM gateways WHERE gateway IN "
                             f"({', '.join('?' for _ in names)})", names))
@@ -187,7 +195,7 @@ class Store:
         cur.executemany("INSERT INTO gaps (gateway, first_seq, last_seq, detected_at) VALUES (?, ?, ?, ?)", new_gaps)
         cur.executemany("UPDATE gateways SET max_seq = ? WHERE gateway = ?", [(v, gw) for gw, v in changed.items()])
         if not late:
-            return
+            return new_gaps
         gws = sorted(late)
         open_gaps = cur.all(f"SELECT id, gateway, first_seq, last_seq FROM gaps WHERE closed_at IS NULL AND "
                             f"gateway IN ({', '.join('?' for _ in gws)})", gws)
@@ -200,6 +208,7 @@ class Store:
             if have >= last - first + 1:
                 cur.execute("UPDATE gaps SET closed_at = ? WHERE id = ?", (max(hits), gap_id))
                 log.info("gateway %s: gap %d..%d closed by late delivery", gw, first, last)
+        return new_gaps
 
     def _position(self, cur: Cursor, message: Message, gateway: str) -> str:
         record, problem = self._json(message)
@@ -224,7 +233,7 @@ class Store:
         cur.execute("UPDATE gateways SET last_seen = ? WHERE gateway = ?", (message.received_at, gateway))
         return "reject"
 
-    def _status(self, cur: Cursor, message: Message, gateway: str) -> str:
+    def _status(self, cur: Cursor, message: Message, gateway: str, offline: list[str]) -> str:
         if not message.payload:  # a retained message being cleared
             cur.execute("UPDATE gateways SET state = NULL, status = NULL, status_time = ? WHERE gateway = ?",
                         (message.received_at, gateway))
@@ -235,6 +244,9 @@ class Store:
         if problem is not None:
             return self._invalid(cur, message, problem)
         state = record.get("state") if record.get("state") in ("online", "offline") else "unknown"
+        before = cur.one("SELECT state FROM gateways WHERE gateway = ?", (gateway,))
+        if state == "offline" and (before is None or before[0] != "offline"):
+            offline.append(gateway)
         cur.execute("UPDATE gateways SET state = ?, status = ?, status_time = ? WHERE gateway = ?",
                     (state, json.dumps(record, ensure_ascii=False), message.received_at, gateway))
         if state == "online":
