@@ -47,6 +47,16 @@ def gateway_process(tmp_path):
         gp.close()
 
 
+@pytest.fixture
+def scanner(tmp_path):
+    """A serial barcode scanner on a pty, ending scans with CR LF."""
+    from simulators.serial_scanner import SerialScannerSimulator
+
+    sim = SerialScannerSimulator(str(tmp_path / "scanner"), terminator="crlf").start()
+    yield sim
+    sim.stop()
+
+
 @pytest.fixture(scope="session")
 def epcis_validator():
     """GS1's EPCIS 2.0 JSON schema (the project's copy), with format checks on."""

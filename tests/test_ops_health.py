@@ -11,8 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.broker import free_port
 from gateway.config import parse
 from gateway.health import health, is_loopback, listen_problem, parse_listen, redact
-from tests.test_ops_support import (get_json, http_get, ops_config, scanner, unit,  # noqa: F401 (fixture)
-                                    wait_running, wait_until)
+from tests.test_ops_support import get_json, http_get, ops_config, unit, wait_running, wait_until
 
 SECRET = "s3cr3t-Pa55w0rd-do-not-leak"
 

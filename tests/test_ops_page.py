@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from gateway.broker import free_port
-from tests.test_ops_support import get_json, ops_config, scanner, unit, wait_until  # noqa: F401 (fixture)
+from tests.test_ops_support import get_json, ops_config, unit, wait_until
 
 INJECTION = "<img src=x onerror=\"document.title='pwned'\"><b id=\"injected\">bold</b><script>document.title='pwned'</script>"
 

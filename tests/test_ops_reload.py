@@ -7,7 +7,7 @@ from __future__ import annotations
 import signal
 import time
 
-from tests.test_ops_support import get_json, ops_config, scanner, serial_of, unit, wait_running  # noqa: F401
+from tests.test_ops_support import get_json, ops_config, serial_of, unit, wait_running
 
 COUNT = 500
 RATE = 100.0

@@ -11,7 +11,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.test_ops_support import ops_config, scanner, serial_of, unit, wait_running  # noqa: F401 (fixture)
+from tests.test_ops_support import ops_config, serial_of, unit, wait_running
 
 COMMANDS = "tally/test-gw/commands"
 SECRET = "s3cr3t-Pa55w0rd-do-not-leak"

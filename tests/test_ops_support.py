@@ -12,8 +12,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from gateway.broker import free_port
 from simulators.serial_scanner import SerialScannerSimulator
 from tests.helpers.gateway import write_config
@@ -28,13 +26,6 @@ def unit(i: int) -> str:
 
 def serial_of(event: dict[str, Any]) -> str:
     return event["tally:raw"].split(GTIN + "21", 1)[1]
-
-
-@pytest.fixture
-def scanner(tmp_path):
-    sim = SerialScannerSimulator(str(tmp_path / "scanner"), terminator="crlf").start()
-    yield sim
-    sim.stop()
 
 
 def ops_config(tmp_path: Path, broker_port: int, scanner: SerialScannerSimulator, *, status: dict | None = None,

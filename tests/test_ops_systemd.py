@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.gateway import write_config
-from tests.test_ops_support import scanner  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = ROOT / "systemd"
