@@ -125,7 +125,8 @@ class Driver:
         raise NotImplementedError
 
     def flush(self) -> list[Read]:
-        """Return anything half-framed that should still count (called before close on shutdown)."""
+        """Return what should still count before close(): a half-framed scan, or what the device hands
+        over when told to stop (an LLRP reader's final report). Called on shutdown and before a reopen."""
         return []
 
     def close(self) -> None:  # pragma: no cover - interface

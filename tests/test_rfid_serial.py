@@ -13,7 +13,7 @@ from drivers import m100_protocol as m100
 from drivers.ascii_rfid import AsciiFramer, AsciiRfidReader, normalize
 from drivers.base import DeviceGone, DeviceUnavailable
 from drivers.serial_rfid import SerialRfidReader
-from simulators.llrp_reader import sgtin96
+from simulators.sgtin import sgtin96
 from simulators.pty_device import PtyDevice
 from simulators import m100_frames
 from simulators.serial_rfid import SerialRfidSimulator
