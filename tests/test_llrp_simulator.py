@@ -7,6 +7,8 @@ from __future__ import annotations
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers.llrp.messages import LlrpConnection, ROAccessReport, decode_message
 from simulators import llrp_requests as rq
@@ -140,3 +142,79 @@ def test_no_simulator_imports_the_code_it_stands_in_for():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             found += [f"{path.name}: {n}" for n in names if n.split(".")[0] in ("drivers", "gateway")]
     assert found == []
+
+
+# --- the simulator's decoders are total: any bytes give a value or their own error ----------------
+
+def _client_frames() -> list[bytes]:
+    from drivers.llrp.inventory import InventorySettings, build_rospec, reader_config
+    from drivers.llrp.messages import AddROSpec, SetReaderConfig, encode_message
+
+    settings = InventorySettings(antennas=(1, 2), transmit_power_dbm=None, session=1, tag_population=32,
+                                 search_mode="reader-default", report_every_n_tags=1, keepalive_ms=5000)
+    rospec, _ = build_rospec(settings, None, False)
+    return [encode_message(AddROSpec(rospec, message_id=1)),
+            encode_message(SetReaderConfig(**reader_config(settings), message_id=2))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.binary(max_size=200))
+def test_request_decoders_are_total_on_any_body(body):
+    for decode in (rq.add_rospec, rq.set_reader_config, lambda b: rq.rospec_id(b, "ROSpecID")):
+        try:
+            decode(body)
+        except rq.RequestError:
+            pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(which=st.integers(0, 1), edits=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=6))
+def test_request_decoders_are_total_on_mutated_driver_messages(which, edits):
+    data = bytearray(_client_frames()[which])
+    for position, value in edits:
+        data[10 + position % (len(data) - 10)] = value
+    (frame,) = w.FrameReader().feed(bytes(data))
+    decode = rq.add_rospec if frame.type == w.ADD_ROSPEC else rq.set_reader_config
+    try:
+        decode(frame.body)
+    except rq.RequestError:
+        pass
+
+
+def test_the_driver_setup_messages_decode_in_the_simulator():
+    add, config = (w.FrameReader().feed(f)[0] for f in _client_frames())
+    rospec = rq.add_rospec(add.body)
+    assert rospec.ai_specs[0].antenna_ids == (1, 2) and rospec.report_spec.n == 1
+    assert rq.set_reader_config(config.body).keepalive_ms == 5000
+
+
+@settings(max_examples=200, deadline=None)
+@given(chunks=st.lists(st.binary(max_size=40), max_size=10))
+def test_framing_is_total_on_any_stream(chunks):
+    reader = w.FrameReader()
+    try:
+        for chunk in chunks:
+            reader.feed(chunk)
+    except w.WireError:
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(mtype=st.sampled_from([1, 2, 3, 14, 20, 21, 22, 23, 24, 25, 26, 30, 60, 61, 64, 72, 100, 1023, 999]),
+       body=st.binary(max_size=64), version=st.sampled_from([1, 1, 1, 2]))
+def test_a_session_answers_any_message_without_failing(mtype, body, version):
+    import socket
+
+    from simulators.llrp_reader import LlrpReaderSimulator
+    from simulators.llrp_session import Session
+
+    near, far = socket.socketpair()
+    try:
+        session = Session(LlrpReaderSimulator(), near)
+        session.handle(w.Frame(mtype, 7, body, version))
+        session.tick(session.last_tick + 0.01)
+        for frame in w.FrameReader().feed(bytes(session.out)):
+            assert frame.version == 1
+    finally:
+        near.close()
+        far.close()
