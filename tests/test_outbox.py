@@ -51,8 +51,8 @@ def test_commits_are_grouped(tmp_path):
     box.close()
 
 
-def test_budget_drops_positions_first_then_refuses_scans(tmp_path):
-    box = Outbox(tmp_path / "o.db", max_bytes=20_000).start()
+def test_budget_drops_positions_first_then_holds_then_refuses_scans(tmp_path):
+    box = Outbox(tmp_path / "o.db", max_bytes=20_000, hold_max=50).start()
     pad = "x" * 150
     for i in range(60):
         box.submit("positions", {"i": i, "pad": pad})
@@ -60,17 +60,28 @@ def test_budget_drops_positions_first_then_refuses_scans(tmp_path):
     assert box.stats()["positions"] == 60
     for i in range(200):
         box.submit("events", {"i": i, "pad": pad})
-    box.flush()
+    assert not box.flush()  # records are held: flush must not pass for success
     stats = box.stats()
     assert stats["bytes"] <= 20_000
     assert stats["positions"] == 0 and stats["drops"]["positions"] == 60
     kept = stats["events"]
-    assert 0 < kept < 200 and stats["drops"]["events"] == 200 - kept
+    # The first ones are kept, the next 50 wait in memory for room, the rest are refused and counted.
+    assert 0 < kept < 150 and stats["held"] == 50 and stats["drops"]["events"] == 150 - kept
+    assert box.pressure
     # The events kept are the first ones: nothing accepted was evicted for a newcomer.
-    assert [json.loads(r.payload)["i"] for r in box.fetch(0, 1000)] == list(range(kept))
+    rows = box.fetch(0, 1000)
+    assert [json.loads(r.payload)["i"] for r in rows] == list(range(kept))
+    # Deliveries free space: the held ones go in, in order, numbered after the refused ones' numbers.
+    box.acknowledge([r.id for r in rows])
+    assert box.flush()
+    rows = box.fetch(0, 1000)
+    assert [json.loads(r.payload)["i"] for r in rows] == list(range(kept, kept + 50))
+    assert rows[0].payload and json.loads(rows[0].payload)["tally:seq"] == 200 - 50 + 1
+    assert not box.pressure
     box.close()
     box = Outbox(tmp_path / "o.db", max_bytes=20_000).start()
-    assert box.stats()["drops"] == {"events": 200 - kept, "positions": 60, "rejects": 0}  # counted for good
+    assert box.stats()["drops"] == {"events": 150 - kept, "positions": 60, "rejects": 0}  # counted for good
+    assert box.seq["events"] == 200  # every refused record took its number: the gap shows
     box.close()
 
 
