@@ -73,3 +73,25 @@ def assert_epcis(epcis_validator):
         assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:5]) + "\n" + json.dumps(event)
 
     return check
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A real, small filesystem (tmpfs of the size asked for) that fills up for real; needs root."""
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def make(size_kb: int, name: str = "small") -> Path:
+        where = tmp_path / name
+        where.mkdir()
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tally-small", str(where)],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs here (the test needs root): {result.stderr.strip()}")
+        mounted.append(where)
+        return where
+
+    yield make
+    for where in mounted:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
