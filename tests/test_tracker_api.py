@@ -205,7 +205,7 @@ def test_every_route_is_in_the_openapi_document(api):
     assert status == 200 and document["openapi"].startswith("3.")
     assert set(document["paths"]) == set(ROUTES)
     samples = {"{eventID}": "x", "{epc}": quote(UNITS[0], safe=""), "{identifier}": PARCEL, "{queryName}": "arrived",
-               "{subscriptionID}": "1"}
+               "{subscriptionID}": "1", "{file}": "app.js"}
     for route in ROUTES:
         path = route
         for key, value in samples.items():

@@ -29,6 +29,13 @@ def _store(value: Any) -> str | None:
     return f"{value!r} is neither sqlite:PATH nor postgresql://…"
 
 
+def _tiles(value: Any) -> str | None:
+    if value == "" or (value.startswith(("http://", "https://")) and "{z}" in value and "{x}" in value
+                       and "{y}" in value and not any(c in value for c in " \"'<>;")):
+        return None
+    return f"{value!r} is not an http(s) tile URL with {{z}}, {{x}} and {{y}}"
+
+
 def _listen(value: Any) -> str | None:
     return listen_problem(value)
 
@@ -45,6 +52,8 @@ TRACKER = {
     "session_expiry": Option(int, 3600, in_range(0, 7 * 86400),
                              doc="seconds the broker keeps this instance's unacknowledged messages while it is away"),
     "log_level": Option(str, "info", one_of("debug", "info", "warning", "error")),
+    "tiles": Option(str, "https://tile.openstreetmap.org/{z}/{x}/{y}.png", _tiles,
+                    doc="the tracking page's map tiles ({z}/{x}/{y} URL); '' draws routes without a map"),
 }
 SECTIONS = {"tracker": TRACKER, "mqtt": MQTT}
 

@@ -5,6 +5,7 @@ EPCIS names one. Every route is in tracker/openapi.json (a test keeps them in st
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import threading
@@ -29,7 +30,13 @@ JSON_LD = "application/ld+json"
 ROUTES = ("/events", "/events/{eventID}", "/epcs/{epc}/events", "/track/{identifier}", "/recall", "/gaps",
           "/conflicts", "/invalid", "/healthz", "/metrics", "/openapi.json", "/queries", "/queries/{queryName}",
           "/queries/{queryName}/events", "/queries/{queryName}/subscriptions",
-          "/queries/{queryName}/subscriptions/{subscriptionID}")
+          "/queries/{queryName}/subscriptions/{subscriptionID}", "/", "/static/{file}")
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".png": "image/png",
+                ".html": "text/html; charset=utf-8"}
+# The page draws tiles from the configured server and talks only to this one.
+PAGE_POLICY = ("default-src 'self'; img-src 'self' data: {tiles}; connect-src 'self'; script-src 'self'; "
+               "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 MAX_BODY = 64 * 1024
 
 
@@ -47,8 +54,12 @@ class Api:
     """Routing and answers, separate from the socket plumbing."""
 
     def __init__(self, store: Store, health: Callable[[], tuple[bool, list[str]]] | None = None,
-                 counters: Callable[[], dict[str, float]] | None = None):
+                 counters: Callable[[], dict[str, float]] | None = None, tiles: str = OSM_TILES):
         self.store = store
+        self.tiles = tiles
+        web = resources.files("tracker").joinpath("web")
+        #: the page's files by URL path; nothing else under /static is served (no path tricks)
+        self.static = {f"/static/{p}": web.joinpath(p) for p in _files(web)}
         self.health = health or (lambda: (True, []))
         self.counters = counters or (lambda: {})
         self.requests = 0
@@ -97,9 +108,25 @@ class Api:
             return (200 if ok else 503), {"Content-Type": JSON}, _json({"ok": ok, "problems": problems})
         if path == "/metrics":
             return 200, {"Content-Type": "text/plain; version=0.0.4"}, self.metrics().encode()
+        if path == "/":
+            return self.page()
+        if path in self.static:
+            name = path.rsplit("/", 1)[-1]
+            kind = STATIC_TYPES.get(name[name.rfind("."):], "application/octet-stream")
+            return 200, {"Content-Type": kind, "Cache-Control": "max-age=300"}, self.static[path].read_bytes()
         if path == "/openapi.json":
             return 200, {"Content-Type": JSON}, resources.files("tracker").joinpath("openapi.json").read_bytes()
         raise Problem(404, f"no such resource: {path[:200]}")
+
+    def page(self) -> tuple[int, dict[str, str], bytes]:
+        text = self.static["/static/index.html"].read_text()
+        text = text.replace("{{tiles}}", html.escape(self.tiles, quote=True))
+        origin = ""
+        if self.tiles.startswith(("http://", "https://")):
+            origin = "/".join(self.tiles.split("/")[:3]).replace("{s}.", "*.")
+        headers = {"Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": PAGE_POLICY.format(
+            tiles=origin), "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+        return 200, headers, text.encode()
 
     def queries(self, method: str, path: str, params: dict[str, list[str]],
                 body: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -213,6 +240,16 @@ class Api:
         ok, _ = self.health()
         lines.append(f"tally_tracker_healthy {int(ok)}")
         return "\n".join(lines) + "\n"
+
+
+def _files(folder: Any, prefix: str = "") -> list[str]:
+    out = []
+    for entry in folder.iterdir():
+        if entry.is_dir():
+            out += _files(entry, f"{prefix}{entry.name}/")
+        elif entry.name[entry.name.rfind("."):] in STATIC_TYPES:
+            out.append(prefix + entry.name)
+    return out
 
 
 def _body(body: bytes) -> dict[str, Any]:

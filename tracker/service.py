@@ -36,7 +36,7 @@ class Tracker:
         if listen:
             from .http import Api, serve
 
-            self.http = serve(Api(self.store, self.healthy, self.counters), listen)
+            self.http = serve(Api(self.store, self.healthy, self.counters, tiles=self.config.tracker["tiles"]), listen)
             log.info("HTTP on http://%s:%d/", *self.http.server_address[:2])
         return self
 

@@ -142,12 +142,30 @@ def where(cur: Cursor, latest: dict[str, Any] | None, links: list[dict[str, Any]
     return out
 
 
+def route(cur: Cursor, events: list[dict[str, Any]], links: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Where it went, oldest first: geo read points of its events, then the positions of the vehicle it is
+    on since it was loaded."""
+    points = []
+    for event in events:
+        match = GEO.match((event.get("readPoint") or {}).get("id") or "")
+        if match:
+            points.append({"lat": float(match.group(1)), "lon": float(match.group(2)),
+                           "time": event.get("eventTime"), "source": "event"})
+    on = next((link for link in links if link["kind"] == "vehicle"), None)
+    if on is not None:
+        rows = cur.all("SELECT lat, lon, time FROM positions WHERE gateway = ? AND lat IS NOT NULL AND "
+                       "received_at >= ? ORDER BY id DESC LIMIT 2000", (on["gateway"], epcis.utc(on["since"])))
+        points += [{"lat": lat, "lon": lon, "time": when, "source": "gps"} for lat, lon, when in reversed(rows)]
+    return points
+
+
 def track(cur: Cursor, resolved: Resolved) -> dict[str, Any]:
     events = history(cur, resolved.spellings)
     latest = events[-1] if events else None
     links = chain(cur, resolved)
     return {"identifier": resolved.identifier, "kind": resolved.kind, "input": resolved.text,
-            "latest": latest, "where": where(cur, latest, links), "chain": links, "history": events}
+            "latest": latest, "where": where(cur, latest, links), "chain": links, "history": events,
+            "route": route(cur, events, links)}
 
 
 def _last_place(cur: Cursor, identifier: str) -> dict[str, Any] | None:
