@@ -32,6 +32,7 @@ from ..broker import BrokerUnavailable, Mosquitto
 
 
 PALLET = "10614141123456789"
+PARCEL = "1Z5R89390357567127"  # a UPS number with a valid check digit
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,6 +86,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"tally demo: broker 127.0.0.1:{broker.port}, serial scanner {scanner.path}, LLRP reader "
           f"127.0.0.1:{reader.port}, GPS {gps.path}, camera {camera.path}; config {config_path}", file=sys.stderr)
 
+    # The central side too: the tracker stores what the gateway sends and serves the tracking page.
+    from .tracker import start_for_demo, stop_for_demo
+
+    tracker, page = start_for_demo(workdir, broker.port)
+    if tracker is None:
+        print(f"tally demo: no tracker: {page}", file=sys.stderr)
+    else:
+        print(f"tally demo: tracking page {page} (type a parcel number such as {PARCEL}, or a label below)",
+              file=sys.stderr)
+
     lock = threading.Lock()
 
     def on_message(client, userdata, message):
@@ -115,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
             for _ in range(3):
                 yield next(gen)
             yield "PACK-CLOSE"
+            yield PARCEL  # a carrier's parcel label, to look up on the tracking page
             yield "MODE-SHIPPING"
             for _ in range(4):
                 yield next(gen)
@@ -141,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 gateway.kill()
         time.sleep(0.3)
+        stop_for_demo(tracker)  # after the gateway: its offline status is stored too
         viewer.loop_stop()
         for sim in (reader, gps, camera):
             sim.stop()
