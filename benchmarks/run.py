@@ -36,6 +36,7 @@ SCENARIOS: dict[str, tuple[str, int]] = {
     "nmea": ("bench_nmea", 120),
     "rfid": ("bench_rfid", 180),
     "camera": ("bench_camera", 300),
+    "tracker": ("bench_tracker", 1200),
 }
 #: run by a plain `./dev bench`, the 1,000,000-event backlog last (~2 minutes of the ~5.5 here)
 DEFAULT = ["throughput", "latency", "footprint", "fsync", "nmea", "rfid", "camera", "backlog"]
@@ -75,6 +76,9 @@ def options(argv: list[str]) -> argparse.Namespace:
     g = parser.add_argument_group("rfid")
     g.add_argument("--rfid-rate", type=float, default=2000.0, help="tag reads per second from the reader")
     g.add_argument("--rfid-seconds", type=float, default=10.0)
+    g = parser.add_argument_group("tracker")
+    g.add_argument("--tracker-count", type=int, default=20_000, help="messages the 3 instances drain")
+    g.add_argument("--tracker-events", type=int, default=1_000_000, help="events stored for the query figures")
     args = parser.parse_args(argv)
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     if unknown:

@@ -1,8 +1,10 @@
 """One thin layer over sqlite3 and psycopg, so the store's SQL is written once.
 
 SQL is written with `?` placeholders and no literal `?` or `%`; PostgreSQL gets `%s`.
-Each thread gets its own connection (HTTP readers never wait behind the ingest writer
-on SQLite's WAL, and psycopg connections are not shared between threads).
+Connections come from a small pool, one per transaction at a time: HTTP readers never wait
+behind the ingest writer (SQLite's WAL, PostgreSQL's MVCC), a connection is never used by two
+threads at once, and a server that answers requests on short-lived threads does not leave one
+connection behind per thread.
 """
 
 from __future__ import annotations
@@ -26,65 +28,99 @@ class Database:
     #: whether `SELECT … FOR UPDATE` exists (SQLite serialises writers by itself)
     row_locks = False
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, pool_size: int = 8):
         self.url = url
-        self._local = threading.local()
-        self._all: list[Any] = []
-        self._lock = threading.Lock()
+        self.pool_size = pool_size
+        self._idle: list[Any] = []
+        self._open = 0
+        self._cond = threading.Condition()
 
     # ---- connections ----------------------------------------------------------------------------
     def connect(self) -> Any:
         raise NotImplementedError
 
-    def connection(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self.connect()
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
+    def usable(self, conn: Any) -> bool:
+        return True
+
+    def acquire(self) -> Any:
+        with self._cond:
+            while not self._idle and self._open >= self.pool_size:
+                self._cond.wait()
+            if self._idle:
+                return self._idle.pop()
+            self._open += 1
+        try:
+            return self.connect()
+        except BaseException:
+            with self._cond:
+                self._open -= 1
+                self._cond.notify()
+            raise
+
+    def release(self, conn: Any) -> None:
+        keep = self.usable(conn)
+        if not keep:
+            try:
+                conn.close()
+            except Exception:  # already broken: dropping it is all that is left to do
+                pass
+        with self._cond:
+            if keep:
+                self._idle.append(conn)
+            else:
+                self._open -= 1
+            self._cond.notify()
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._all:
-                try:
-                    conn.close()
-                except Exception:  # closing at shutdown: nothing left to tell anyone
-                    pass
-            self._all.clear()
-        self._local = threading.local()
+        with self._cond:
+            idle, self._idle = self._idle, []
+            self._open -= len(idle)
+        for conn in idle:
+            try:
+                conn.close()
+            except Exception:  # closing at shutdown: nothing left to tell anyone
+                pass
 
     def sql(self, text: str) -> str:
         return text
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
-        """A write transaction on this thread's connection: committed on success, rolled back on error."""
-        conn = self.connection()
-        cur = conn.cursor()
-        self.begin(cur)
+        """A write transaction: committed on success, rolled back on error."""
+        conn = self.acquire()
         try:
-            yield Cursor(self, cur)
-        except BaseException:
-            conn.rollback()
-            raise
-        else:
-            conn.commit()
+            cur = conn.cursor()
+            self.begin(cur)
+            try:
+                yield Cursor(self, cur)
+            except BaseException:
+                conn.rollback()
+                raise
+            else:
+                conn.commit()
+            finally:
+                cur.close()
         finally:
-            cur.close()
+            self.release(conn)
 
     @contextmanager
     def reading(self) -> Iterator["Cursor"]:
-        conn = self.connection()
-        cur = conn.cursor()
+        conn = self.acquire()
         try:
-            yield Cursor(self, cur)
+            cur = conn.cursor()
+            self.begin_read(cur)
+            try:
+                yield Cursor(self, cur)
+            finally:
+                cur.close()
+                conn.rollback()  # ends the snapshot, so the next read sees new commits
         finally:
-            cur.close()
-            conn.rollback()  # ends the snapshot, so the next read sees new commits
+            self.release(conn)
 
     def begin(self, cur: Any) -> None:
+        pass
+
+    def begin_read(self, cur: Any) -> None:
         pass
 
     # ---- schema ----------------------------------------------------------------------------------
@@ -160,16 +196,8 @@ class SQLite(Database):
     def begin(self, cur: Any) -> None:
         cur.execute("BEGIN IMMEDIATE")
 
-    @contextmanager
-    def reading(self) -> Iterator[Cursor]:
-        conn = self.connection()
-        cur = conn.cursor()
-        cur.execute("BEGIN")
-        try:
-            yield Cursor(self, cur)
-        finally:
-            cur.close()
-            conn.rollback()
+    def begin_read(self, cur: Any) -> None:
+        cur.execute("BEGIN")  # one snapshot for all the reads of one answer
 
 
 class PostgreSQL(Database):
@@ -189,6 +217,9 @@ class PostgreSQL(Database):
 
     def sql(self, text: str) -> str:
         return text.replace("?", "%s")
+
+    def usable(self, conn: Any) -> bool:
+        return not (conn.closed or conn.broken)
 
     def lock_migrations(self, cur: Cursor) -> None:
         # Several instances starting at once: one migrates, the others wait and then find it done.
