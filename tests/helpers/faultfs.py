@@ -10,7 +10,10 @@ the mount goes away. The backing directory is then the disk as found after a reb
 
 Failing disk. `fail(errno.EIO)` (or ENOSPC, …) makes every write, fsync, truncate and create
 fail with that errno until `recover()`; reads keep working, as on a real card that went bad
-for writes or a disk that filled.
+for writes or a disk that filled. `fail(errno.EIO, fsync_only=True)` lets writes succeed and
+fails only the fsync, as when the page cache takes the writes and the device fails later; with
+`lose=True` that failed fsync also loses those writes for good while they stay readable, as Linux
+does after a writeback error (the pages are marked clean; the next fsync succeeds without them).
 
 The filesystem runs in its own process (`python faultfs.py BACKING MOUNTPOINT`), so a test
 process never serves its own system calls and the cut can be abrupt; it takes commands
@@ -44,10 +47,16 @@ class _Volatile:
         self.size = os.fstat(self.fd).st_size
         self.floor = self.size  # backing bytes at or past floor were truncated away (zeros until synced)
         self.blocks: dict[int, bytearray] = {}
+        # Written, then lost by a failed fsync: still readable from the cache, never on the disk
+        # (Linux marks such pages clean after a writeback error), until written again.
+        self.ghosts: dict[int, bytearray] = {}
 
     def _block(self, index: int) -> bytearray:
         blk = self.blocks.get(index)
         if blk is None:
+            if index in self.ghosts:
+                blk = self.blocks[index] = self.ghosts.pop(index)
+                return blk
             start = index * BLOCK
             valid = max(0, min(BLOCK, self.floor - start))
             base = os.pread(self.fd, valid, start) if valid else b""
@@ -70,6 +79,8 @@ class _Volatile:
             index, lo = divmod(pos, BLOCK)
             n = min(BLOCK - lo, end - pos)
             blk = self.blocks.get(index)
+            if blk is None:
+                blk = self.ghosts.get(index)
             if blk is not None:
                 out += blk[lo:lo + n]
             else:
@@ -80,16 +91,22 @@ class _Volatile:
 
     def truncate(self, length: int) -> None:
         if length < self.size:
-            for index in [i for i in self.blocks if i * BLOCK >= length]:
-                del self.blocks[index]
-            index, lo = divmod(length, BLOCK)
-            if index in self.blocks:
-                self.blocks[index][lo:] = bytes(BLOCK - lo)
+            for blocks in (self.blocks, self.ghosts):
+                for index in [i for i in blocks if i * BLOCK >= length]:
+                    del blocks[index]
+                index, lo = divmod(length, BLOCK)
+                if index in blocks:
+                    blocks[index][lo:] = bytes(BLOCK - lo)
             self.floor = min(self.floor, length)
         self.size = length
 
     def pending(self) -> int:
-        return len(self.blocks) * BLOCK + (self.size != self.floor)
+        return (len(self.blocks) + len(self.ghosts)) * BLOCK + (self.size != self.floor)
+
+    def lose(self) -> None:
+        """A failed fsync: what it should have written stays in the cache and never reaches the disk."""
+        self.ghosts.update(self.blocks)
+        self.blocks.clear()
 
     def sync(self) -> None:
         os.ftruncate(self.fd, self.floor)
@@ -118,16 +135,18 @@ def _operations(backing: str):
             self.files: dict[str, _Volatile] = {}
             self.unsynced_names: set[str] = set()  # created since their directory was last fsynced
             self.fault: int | None = None
+            self.fault_syncs_only = False  # writes succeed and only fsync fails: the page cache hides the error
+            self.fault_loses = False  # a failed fsync loses the writes it was asked to make durable
             self.dead = False
             self.counts = {"writes": 0, "fsyncs": 0, "dir_fsyncs": 0, "failed": 0}
 
         def _real(self, path: str) -> str:
             return os.path.join(self.root, path.lstrip("/"))
 
-        def _check(self, faultable: bool = True) -> None:
+        def _check(self, faultable: bool = True, sync: bool = False) -> None:
             if self.dead:
                 raise mfusepy.FuseOSError(errno.EIO)
-            if faultable and self.fault is not None:
+            if faultable and self.fault is not None and (sync or not self.fault_syncs_only):
                 self.counts["failed"] += 1
                 raise mfusepy.FuseOSError(self.fault)
 
@@ -149,6 +168,8 @@ def _operations(backing: str):
             with self.mutex:
                 if word == "fail":
                     self.fault = int(args[0])
+                    self.fault_syncs_only = "fsync" in args[1:]
+                    self.fault_loses = "lose" in args[1:]
                 elif word == "recover":
                     self.fault = None
                 elif word == "cut":
@@ -156,7 +177,7 @@ def _operations(backing: str):
                 elif word != "stats":
                     return {"error": f"unknown command {word!r}"}
                 return {"fault": self.fault, "dead": self.dead, **self.counts,
-                        "unsynced_bytes": sum(v.pending() for v in self.files.values())}
+                        "unsynced": {p: v.pending() for p, v in self.files.items() if v.pending()}}
 
         def _cut(self) -> dict[str, Any]:
             self.dead = True
@@ -260,7 +281,7 @@ def _operations(backing: str):
 
         def fsyncdir(self, path: str, datasync: int, fh: int) -> int:
             with self.mutex:
-                self._check()
+                self._check(sync=True)
                 prefix = path.rstrip("/") + "/"
                 self.unsynced_names = {p for p in self.unsynced_names
                                        if not (p.startswith(prefix) and "/" not in p[len(prefix):])}
@@ -311,11 +332,17 @@ def _operations(backing: str):
 
         def fsync(self, path: str, datasync: int, fh: int) -> int:
             with self.mutex:
-                self._check()
-                vol = self.files.pop(path, None)
+                vol = self.files.get(path)
+                try:
+                    self._check(sync=True)
+                except OSError:
+                    if vol is not None and self.fault_loses:
+                        vol.lose()
+                    raise
                 if vol is not None:
                     vol.sync()
-                    vol.close()
+                    if not vol.ghosts:
+                        self._drop(path)
                 self.counts["fsyncs"] += 1
             return 0
 
@@ -379,8 +406,13 @@ class FaultFS:
         self.proc.stdin.flush()
         return json.loads(self._line(15.0))
 
-    def fail(self, err: int) -> dict[str, Any]:
-        return self._command(f"fail {int(err)}")
+    def fail(self, err: int, fsync_only: bool = False, lose: bool = False) -> dict[str, Any]:
+        """Every write, fsync, truncate and create fails with `err` (or only fsync) until recover().
+
+        lose: a failed fsync also loses what it should have written (still readable, never on
+        the disk): Linux after a writeback error, where the next fsync succeeds without it.
+        """
+        return self._command(f"fail {int(err)}" + (" fsync" if fsync_only else "") + (" lose" if lose else ""))
 
     def recover(self) -> dict[str, Any]:
         return self._command("recover")
