@@ -10,6 +10,7 @@ the bare subscriber's rate; /track p99 <= 50 ms at 1 M events.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import threading
@@ -167,8 +168,9 @@ def bulk_load(url: str, total: int, offset: int) -> float:
                              events.object_event(wall=1.7e9 + n, where=where,
                                                  epcs=[f"urn:epc:id:sgtin:0614141.107346.{n}"],
                                                  extensions={"gateway": gw}))
-                    message = Message(f"tally/{gw}/events", b"", epcis.utc_now())
-                    item = Checked(0, message, gw, event, event["eventID"], epcis.digest(event),
+                    payload = json.dumps(event).encode()
+                    message = Message(f"tally/{gw}/events", payload, epcis.utc_now())
+                    item = Checked(0, message, gw, event, event["eventID"], hashlib.sha256(payload).hexdigest(),
                                    epcis.utc(event["eventTime"]), None)
                     copy_events.write_row((first_id + i, *item.row()))
                     idents += [(first_id + i, *ident) for ident in item.identifiers()]

@@ -49,13 +49,17 @@ def test_identifiers_of_every_role_are_indexed(store):
 def test_what_the_schema_refuses_is_kept_with_the_reason(store):
     bad = object_event(1, [UNIT])
     del bad["eventTime"]
+    nul = dict(object_event(2, [UNIT]), bizStep="rec\u0000eiving")
+    huge = dict(object_event(3, [UNIT]), **{"tally:seq": 2 ** 70})
     messages = [Message("tally/gw-1/events", json.dumps(bad).encode()), Message("tally/gw-1/events", b"\xff{"),
-                Message("tally/gw-1/events", b"[1, 2]")]
-    assert store.ingest(messages) == ["invalid", "invalid", "invalid"]
+                Message("tally/gw-1/events", b"[1, 2]"), Message("tally/gw-1/events", json.dumps(nul).encode()),
+                Message("tally/gw-1/events", b"\x00\x00"), Message("tally/gw-1/events", json.dumps(huge).encode())]
+    assert store.ingest(messages) == ["invalid"] * 6
     invalid = store.aside("invalid")
-    assert len(invalid) == 3
+    assert len(invalid) == 6
     reasons = {i["reason"] for i in invalid}
-    assert any("eventTime" in r for r in reasons) and any(r.startswith("not JSON") for r in reasons)
+    assert any("eventTime" in r for r in reasons) and any(r.startswith("not UTF-8") for r in reasons)
+    assert any("U+0000" in r for r in reasons) and any("out of range" in r for r in reasons)
     assert store.totals()["events"] == 0
 
 

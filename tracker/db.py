@@ -145,6 +145,11 @@ class Database:
     def lock_migrations(self, cur: "Cursor") -> None:
         pass
 
+    def is_data_error(self, exc: BaseException) -> bool:
+        """Whether the store refused the data itself (retrying the same rows cannot help), as opposed
+        to being unreachable or busy (retrying can)."""
+        return False
+
     def schema_version(self) -> int:
         with self.reading() as cur:
             row = cur.one("SELECT MAX(version) FROM tracker_migrations")
@@ -196,6 +201,9 @@ class SQLite(Database):
     def begin(self, cur: Any) -> None:
         cur.execute("BEGIN IMMEDIATE")
 
+    def is_data_error(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)
+
     def begin_read(self, cur: Any) -> None:
         cur.execute("BEGIN")  # one snapshot for all the reads of one answer
 
@@ -220,6 +228,12 @@ class PostgreSQL(Database):
 
     def usable(self, conn: Any) -> bool:
         return not (conn.closed or conn.broken)
+
+    def is_data_error(self, exc: BaseException) -> bool:
+        import psycopg
+
+        return isinstance(exc, psycopg.DatabaseError) and not isinstance(
+            exc, (psycopg.OperationalError, psycopg.InterfaceError))
 
     def lock_migrations(self, cur: Cursor) -> None:
         # Several instances starting at once: one migrates, the others wait and then find it done.

@@ -10,6 +10,7 @@ the caller acknowledges them to the broker only after it returns. Per message:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections import Counter
@@ -59,6 +60,28 @@ class Store:
 
     # ---- ingest ----------------------------------------------------------------------------------
     def ingest(self, messages: Iterable[Message]) -> list[str]:
+        """Commit a batch (see _ingest). If the store refuses the batch's data (not the connection), the
+        messages are committed one by one and one the store still refuses is kept aside as invalid."""
+        messages = list(messages)
+        try:
+            return self._ingest(messages)
+        except Exception as exc:
+            if not self.db.is_data_error(exc):
+                raise
+            log.warning("the store refused a batch of %d (%s); committing them one by one", len(messages), exc)
+        outcomes = []
+        for message in messages:
+            try:
+                outcomes += self._ingest([message])
+            except Exception as exc:
+                if not self.db.is_data_error(exc):
+                    raise
+                with self.db.transaction() as cur:
+                    outcomes.append(self._invalid(cur, message, f"refused by the store: {exc}"[:500]))
+                self.counts["invalid"] += 1
+        return outcomes
+
+    def _ingest(self, messages: list[Message]) -> list[str]:
         """Commit a batch; one outcome per message (stored, duplicate, conflict, invalid, position,
         reject, status, ignored). Raises only if the commit itself fails (then nothing is acknowledged)."""
         messages = list(messages)
@@ -73,11 +96,15 @@ class Store:
                 else:
                     checked.append(Checked(index, message, message.parts[0], *result))
         with self.db.transaction() as cur:
-            gateways = sorted({m.parts[0] for m in messages if m.parts[1] in KINDS and m.parts[0]})
-            self._lock_gateways(cur, gateways)
             for index, message, reason in refused:
                 outcomes[index] = self._invalid(cur, message, reason)
-            stored_ids, new_gaps = self._events(cur, checked, outcomes)
+            stored = self._events(cur, checked, outcomes)
+            # Gateway rows last, locked for as short a time as possible: instances sharing the load
+            # insert events side by side and queue only for this bookkeeping.
+            gateways = sorted({m.parts[0] for m in messages if m.parts[1] in KINDS and m.parts[0]})
+            self._lock_gateways(cur, gateways)
+            new_gaps = self._gateway_records(cur, stored)
+            stored_ids = [item.pk for item in stored]
             offline: list[str] = []
             for index, message in enumerate(messages):
                 gateway, kind = message.parts
@@ -109,18 +136,18 @@ class Store:
     def _invalid(self, cur: Cursor, message: Message, reason: str) -> str:
         cur.execute("INSERT INTO invalid (received_at, topic, reason, body) VALUES (?, ?, ?, ?)",
                     (message.received_at, message.topic, reason,
-                     message.payload.decode("utf-8", errors="replace")))
+                     printable(message.payload)))
         log.warning("invalid message on %s kept aside: %s", message.topic, reason)
         return "invalid"
 
     def _json(self, message: Message) -> tuple[Any, str | None]:
         return parse_json(message)
 
-    def _events(self, cur: Cursor, checked: list["Checked"], outcomes: list[str]) -> tuple[list[int], list[tuple]]:
+    def _events(self, cur: Cursor, checked: list["Checked"], outcomes: list[str]) -> list["Checked"]:
         """Store a batch of schema-valid events in a handful of statements, whatever its size: one
         multi-row insert that skips known eventIDs, one look-up of the skipped ones' digests."""
         if not checked:
-            return [], []
+            return []
         first: dict[str, Checked] = {}
         again: list[Checked] = []
         for item in checked:
@@ -130,7 +157,7 @@ class Store:
                 first[item.eid] = item
         inserted: dict[str, int] = {}
         items = list(first.values())
-        for chunk in _chunks(items, 500):
+        for chunk in _chunks(items, 50):  # one statement text for full chunks: the driver caches it
             rows = cur.all(
                 "INSERT INTO events (event_id, type, event_time, record_time, action, biz_step, disposition, "
                 "read_point, biz_location, gateway, seq, digest, body) VALUES "
@@ -159,8 +186,13 @@ class Store:
         idents = []
         for item in stored:
             outcomes[item.index] = "stored"
-            idents += [(inserted[item.eid], *ident) for ident in item.identifiers()]
+            item.pk = inserted[item.eid]
+            idents += [(item.pk, *ident) for ident in item.identifiers()]
         cur.executemany("INSERT INTO identifiers (event, role, value, quantity, uom) VALUES (?, ?, ?, ?, ?)", idents)
+        return stored
+
+    def _gateway_records(self, cur: Cursor, stored: list["Checked"]) -> list[tuple]:
+        """Per gateway: event count, last seen, sequence and gaps (rows locked by _lock_gateways)."""
         per_gateway: dict[str, list[Checked]] = {}
         for item in stored:
             per_gateway.setdefault(item.gateway, []).append(item)
@@ -168,8 +200,7 @@ class Store:
                         "last_seen < ? THEN ? ELSE last_seen END WHERE gateway = ?",
                         [(len(group), group[-1].message.received_at, group[-1].message.received_at, gw)
                          for gw, group in per_gateway.items()])
-        gaps = self._sequences(cur, {gw: [i for i in group if i.seq is not None] for gw, group in per_gateway.items()})
-        return [inserted[item.eid] for item in stored], gaps
+        return self._sequences(cur, {gw: [i for i in group if i.seq is not None] for gw, group in per_gateway.items()})
 
     def _sequences(self, cur: Cursor, per_gateway: dict[str, list["Checked"]]) -> list[tuple]:
         """Gaps in each gateway's `tally:seq`: opened when a number is skipped, closed when every number
@@ -229,7 +260,7 @@ class Store:
 
     def _reject(self, cur: Cursor, message: Message, gateway: str) -> str:
         cur.execute("INSERT INTO rejects (gateway, received_at, body) VALUES (?, ?, ?)",
-                    (gateway, message.received_at, message.payload.decode("utf-8", errors="replace")))
+                    (gateway, message.received_at, printable(message.payload)))
         cur.execute("UPDATE gateways SET last_seen = ? WHERE gateway = ?", (message.received_at, gateway))
         return "reject"
 
@@ -304,9 +335,20 @@ class Store:
 
 def parse_json(message: Message) -> tuple[Any, str | None]:
     try:
-        return json.loads(message.payload), None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = message.payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 JSON: {exc}"
+    if "\x00" in text or "\\u0000" in text:
+        return None, "contains U+0000, which the store cannot keep"
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as exc:
         return None, f"not JSON: {exc}"
+
+
+def printable(payload: bytes) -> str:
+    """Any payload as text a store column takes (no NUL), for what is kept aside."""
+    return payload.decode("utf-8", errors="replace").replace("\x00", "\\u0000")
 
 
 def check_event(message: Message) -> tuple[dict[str, Any], str, str, str, int | None] | str:
@@ -325,7 +367,11 @@ def check_event(message: Message) -> tuple[dict[str, Any], str, str, str, int | 
         return problem
     seq = event.get("tally:seq")
     seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
-    return event, epcis.event_id(event), epcis.digest(event), event_time, seq
+    if seq is not None and not 0 <= seq < 2 ** 63:
+        return f"tally:seq {seq} is out of range"
+    # The payload as received is the stored body, and its hash the content a redelivery must match
+    # (a gateway resends the very bytes it committed).
+    return event, epcis.event_id(event), hashlib.sha256(message.payload).hexdigest(), event_time, seq
 
 
 @dataclass
@@ -338,12 +384,14 @@ class Checked:
     digest: str
     event_time: str
     seq: int | None
+    pk: int = 0
 
     def row(self) -> tuple[Any, ...]:
         e = self.event
         return (self.eid, e["type"], self.event_time, self.message.received_at, epcis.plain_text(e, "action"),
                 epcis.plain_text(e, "bizStep"), epcis.plain_text(e, "disposition"), epcis.location(e, "readPoint"),
-                epcis.location(e, "bizLocation"), self.gateway, self.seq, self.digest, json.dumps(e, ensure_ascii=False))
+                epcis.location(e, "bizLocation"), self.gateway, self.seq, self.digest,
+                self.message.payload.decode("utf-8"))
 
     def identifiers(self) -> list[tuple[str, str, float | None, str | None]]:
         idents = list(epcis.identifiers(self.event))
