@@ -13,7 +13,8 @@ fail with that errno until `recover()`; reads keep working, as on a real card th
 for writes or a disk that filled. `fail(errno.EIO, fsync_only=True)` lets writes succeed and
 fails only the fsync, as when the page cache takes the writes and the device fails later; with
 `lose=True` that failed fsync also loses those writes for good while they stay readable, as Linux
-does after a writeback error (the pages are marked clean; the next fsync succeeds without them).
+does after a writeback error (the pages are marked clean; the next fsync succeeds without them:
+the "fsyncgate" of 2018, https://wiki.postgresql.org/wiki/Fsync_Errors).
 
 The filesystem runs in its own process (`python faultfs.py BACKING MOUNTPOINT`), so a test
 process never serves its own system calls and the cut can be abrupt; it takes commands
