@@ -101,6 +101,9 @@ def test_document_is_valid_asyncapi_3():
     found = problems(validator, document())
     assert not found, "\n".join(found)
     assert document()["asyncapi"] == "3.0.0"
+    from gateway import __version__
+
+    assert document()["info"]["version"] == __version__  # the contract of this release
 
 
 def test_every_internal_reference_resolves_and_channels_are_consistent():
