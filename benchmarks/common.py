@@ -345,10 +345,13 @@ class Gateway:
         return self.log_path.read_text(errors="replace")
 
     def status(self) -> dict[str, Any]:
+        from gateway import status_file
         from gateway.config import load
 
-        path = load(self.config).data_dir / "status.json"
+        path = status_file.find(load(self.config))
         try:
+            if path is None:
+                return {}
             return json.loads(path.read_text())
         except (OSError, ValueError):
             return {}

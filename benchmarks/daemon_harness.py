@@ -142,7 +142,6 @@ def main() -> int:
         replace_module(*spec.split("=", 1))
     config = load(args.config)
     logs.setup(config.gateway["log_level"])
-    from gateway import plugins  # noqa: F401  (as `tally run` does)
     from gateway.daemon import Daemon
 
     trace = Trace() if args.trace else None

@@ -98,6 +98,8 @@ GATEWAY = {
     "data_dir": Option(str, "/var/lib/tally", doc="the outbox and status.json; relative to the config file"),
     "log_level": Option(str, "info", _choice("debug", "info", "warning", "error")),
     "company_prefixes": Option(list, [], doc="GS1 Company Prefixes you know, for EPC URIs"),
+    "runtime_dir": Option(str, None, doc="where the once-a-second status snapshot goes (a tmpfs, not the SD card); "
+                                         "default: systemd's RUNTIME_DIRECTORY, else /run/tally, else data_dir"),
 }
 SITE = {
     "read_point": Option(str, None, _uri, doc="EPCIS readPoint of every device without its own (e.g. an SGLN URI)"),
@@ -127,6 +129,15 @@ OUTBOX = {
                      doc="disk budget; when full, positions go first, and every drop is counted"),
     "durability": Option(str, "full", _choice("full", "normal"),
                          doc="full: fsync every grouped commit (survives power loss); normal: survives crashes only"),
+    "min_free_mb": Option((int, float), 2, _range(0, 1_000_000),
+                          doc="room always left free on the data directory's filesystem (deletes and checkpoints "
+                              "need it); the budget shrinks to what the disk really has"),
+    "hold_max": Option(int, 5000, _range(0, 10_000_000),
+                       doc="records held in memory while the outbox is full or the disk fails (devices stop "
+                           "reading meanwhile); beyond it new records are refused and counted"),
+    "max_event_kb": Option((int, float), 128, _range(0, 1_000_000),
+                           doc="events that grow (RFID cycles, cargo, aggregations) are split into several valid "
+                               "events below this size; 0: never split"),
     "batch_ms": Option((int, float), 2, _range(0, 1000),
                        doc="the longest a commit waits to group more reads, and only while reads arrive closer "
                            "together than this"),

@@ -2,38 +2,44 @@
 
 Start order follows the promise: the outbox is open before any device is, so the
 first read has somewhere durable to go. Stop order is the reverse: devices stop
-(their last half-framed reads flushed into the pipeline), the outbox commits
-everything queued, the publisher gets a moment to finish in-flight messages and
-says `offline`, and the process exits 0. SIGHUP reloads the config in place.
+(their last half-framed reads, an LLRP reader's final report, flushed into the
+pipeline), the outbox commits everything queued, the publisher gets a moment to
+finish in-flight messages and says `offline`, and the process exits 0.
+
+SIGHUP reloads the config in place. The working state (modes, packing sessions,
+double-scan windows, cargo, RFID history, counters) is one object the daemon owns
+and hands to each new pipeline; reads that arrive while the new pipeline is being
+built wait and go to it, in order.
+
+The daemon's parts are built in one visible place, gateway/assembly.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
 import time
+from functools import partial
+from pathlib import Path
 from typing import Any, Callable
 
 import drivers
 from drivers.base import Read
 
-from . import __version__, daemon_signals, systemd
+from . import __version__, assembly, daemon_signals, status_file, systemd
 from .config import Config, ConfigError, load
 from .device_runner import DeviceRunner
-from .outbox import Outbox
-from .pipeline import Pipeline
+from .outbox import Outbox, Result
+from .outcomes import OutcomeBus
+from .pipeline import SESSIONS_KEY, Pipeline
 from .publisher import Publisher
+from .recent import RecentReads
+from .supervisor import Supervisor
+from .working_state import WorkingState
 
 log = logging.getLogger("tally")
-
-#: hooks other parts of the gateway use to extend the daemon without touching its core:
-#: each is called as hook(daemon) after the pipeline is built (GPS, RFID cycles, health server, ...)
-PLUGINS: list[Callable[["Daemon"], None]] = []
-
-IDLE_TICK = 0.5
 
 
 class Daemon:
@@ -44,17 +50,33 @@ class Daemon:
         self.outbox: Outbox | None = None
         self.publisher: Publisher | None = None
         self.pipeline: Pipeline | None = None
+        self.parts = assembly.Parts()
         self.runners: list[DeviceRunner] = []
         self.stopping: asyncio.Event | None = None
-        self.ticks: list[Callable[[float], None]] = []  # called every tick_interval on the loop
-        #: seconds between ticks; parts that need finer timing (RFID cycles) lower it, idle stays cheap
-        self.tick_interval = IDLE_TICK
-        self.status_parts: dict[str, Callable[[], Any]] = {}
-        self.cleanups: list[Callable[[], Any]] = []
-        #: (topic, payload) of a message on the command topic; set by the remote-commands plugin
-        self.command_handler: Callable[[str, bytes], None] | None = None
+        # Kept across reloads (one owner: this daemon, on its loop).
+        self.state = WorkingState()
+        self.outcomes = OutcomeBus()
+        self.recent = RecentReads()
+        self.outcomes.subscribe(self.recent)
+        self.supervisor = Supervisor(self)
         self.ready = False
+        self.status_path: Path | None = None
         self._reload_lock = asyncio.Lock()
+        self._waiting_reads: list[Read] | None = None  # while a reload builds the new pipeline
+        self._status_failures = 0
+
+    # the build's parts, by the names other modules use
+    @property
+    def ticks(self) -> list[Callable[[float], None]]:
+        return self.parts.ticks
+
+    @property
+    def tick_interval(self) -> float:
+        return self.parts.tick_interval
+
+    @property
+    def status_parts(self) -> dict[str, Callable[[], Any]]:
+        return self.parts.status
 
     # ---- life cycle ---------------------------------------------------------------------
 
@@ -65,13 +87,17 @@ class Daemon:
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         self.outbox = Outbox(cfg.data_dir / "outbox.sqlite3", max_bytes=int(cfg.outbox["max_mb"] * 1024 * 1024),
                              durability=cfg.outbox["durability"], batch_ms=cfg.outbox["batch_ms"],
-                             on_commit=self._committed).start()
+                             min_free_bytes=int(cfg.outbox["min_free_mb"] * 1024 * 1024),
+                             hold_max=cfg.outbox["hold_max"],
+                             on_commit=self._committed, on_results=self._results_from_writer).start()
+        self.state.restore_sessions(self.outbox.load_state(SESSIONS_KEY))
         backlog = self.outbox.stats()
         log.info("tally %s: gateway %s, outbox %s (%d events, %d positions, %d rejects waiting)", __version__,
                  cfg.gateway_id, self.outbox.path, backlog["events"], backlog["positions"], backlog["rejects"])
+        self.status_path = status_file.choose(cfg)
         self.publisher = Publisher(cfg, self.outbox, self.loop, self._status_for_broker, self._on_command)
         self.publisher.start()
-        self._build_pipeline()
+        self._build()
         self._start_devices()
         for sig in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(sig, self.stopping.set)
@@ -87,15 +113,15 @@ class Daemon:
             await self._shutdown()
         return 0
 
-    def _build_pipeline(self) -> None:
-        assert self.outbox is not None
-        self.pipeline = Pipeline(self.config, self.outbox)
-        self.ticks = []
-        self.tick_interval = IDLE_TICK
-        self.status_parts = {}
-        self.command_handler = None
-        for plugin in PLUGINS:
-            plugin(self)
+    def _build(self) -> None:
+        """This config's pipeline and parts (assembly.py), installed; then the status server and commands."""
+        self.pipeline, self.parts = assembly.build(self)
+        assembly.operations(self, self.parts)
+
+    def _gate(self) -> bool:
+        """May devices read? Not while the outbox holds records in memory for want of room."""
+        outbox = self.outbox
+        return outbox is None or not outbox.pressure
 
     def _start_devices(self, keep: dict[str, DeviceRunner] | None = None) -> None:
         """Start a runner per enabled device; `keep` holds runners still valid after a reload."""
@@ -108,26 +134,48 @@ class Daemon:
                 self.runners.append(keep.pop(device.name))
                 continue
             cls = drivers.load(device.driver)
-            runner = DeviceRunner(cls(device.name, device.settings), self._reads_from_thread)
+            runner = DeviceRunner(cls(device.name, device.settings), lambda reads: None, self._gate)
+            runner.sink = partial(self._reads_from_thread, runner)
             runner.start()
             self.runners.append(runner)
 
     def _stop_devices(self, runners: list[DeviceRunner] | None = None) -> None:
         runners = self.runners if runners is None else runners
         for runner in runners:
+            runner.stopping = True
             runner._stop.set()  # all at once: each stop() then waits for only one read timeout
         for runner in runners:
             runner.stop()
         if runners is self.runners:
             self.runners = []
 
-    def _reads_from_thread(self, reads: list[Read]) -> None:
+    def _reads_from_thread(self, runner: DeviceRunner, reads: list[Read]) -> None:
         assert self.loop is not None
-        self.loop.call_soon_threadsafe(self._on_reads, reads)
+        try:
+            self.loop.call_soon_threadsafe(self._on_reads, runner, reads)
+        except RuntimeError:
+            # The loop closed under a device that was still stopping: the process is exiting and the
+            # outbox is closed, so there is nowhere to put them. Counted in the device's reads only.
+            log.error("%s: %d reads arrived after the loop closed", runner.state.name, len(reads))
 
-    def _on_reads(self, reads: list[Read]) -> None:
-        if self.pipeline is not None:
+    def _on_reads(self, runner: DeviceRunner, reads: list[Read]) -> None:
+        runner.taken += len(reads)
+        if self._waiting_reads is not None:
+            self._waiting_reads.extend(reads)  # a reload is building the pipeline these belong to
+        elif self.pipeline is not None:
             self.pipeline.on_reads(reads)
+
+    def _results_from_writer(self, results: list[Result]) -> None:
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._on_results, results)
+            except RuntimeError:
+                pass  # the loop closed during shutdown: the records are committed, only the signal is late
+
+    def _on_results(self, results: list[Result]) -> None:
+        if self.pipeline is not None:
+            self.pipeline.on_results(results)
 
     def _committed(self, last_id: int) -> None:
         loop, publisher = self.loop, self.publisher
@@ -145,17 +193,19 @@ class Daemon:
         status_interval = float(self.config.mqtt["status_interval"])
         while not self.stopping.is_set():
             try:
-                await asyncio.wait_for(self.stopping.wait(), self.tick_interval)
+                await asyncio.wait_for(self.stopping.wait(), self.parts.tick_interval)
             except asyncio.TimeoutError:
                 pass
             now = time.monotonic()
-            for tick in list(self.ticks):
+            for tick in list(self.parts.ticks):
                 try:
                     tick(time.time())
-                except Exception:
+                except Exception:  # noqa: BLE001 - one part's tick must not stop the others; logged
                     log.exception("periodic task failed")
-            if watchdog and now - last_watchdog >= watchdog:
-                # The loop itself is the thing that must be alive: ping only from here.
+            health = self.supervisor.check(now)
+            if watchdog and now - last_watchdog >= watchdog and health.ok:
+                # Fed only while the gateway can do its job: a dead writer, a stuck MQTT thread or
+                # commits that keep failing let systemd restart it.
                 systemd.notify("WATCHDOG=1")
                 last_watchdog = now
             if now - last_status >= 1.0:
@@ -172,24 +222,26 @@ class Daemon:
         await asyncio.sleep(0)  # let reads the device threads handed over reach the pipeline
         await self._run_cleanups()
         assert self.outbox is not None
-        await asyncio.to_thread(self.outbox.flush)
+        if not await asyncio.to_thread(self.outbox.flush):
+            log.error("stopping with records the outbox could not commit: %s", self.outbox.stats())
         if self.publisher is not None:
             await self.publisher.stop()
         self._write_status(state="stopped")
         stats = self.outbox.stats()
         self.outbox.close()
+        await asyncio.sleep(0)  # results of the last commits reach the pipeline (feedback)
         log.info("stopped cleanly: %d events, %d positions, %d rejects wait in the outbox for the broker",
                  stats["events"], stats["positions"], stats["rejects"])
 
     async def _run_cleanups(self) -> None:
-        """What this pipeline build's parts registered to do before it goes (flush cycles, stop servers)."""
-        cleanups, self.cleanups = self.cleanups, []
+        """What this build's parts do before it goes (flush cycles, stop servers)."""
+        cleanups, self.parts.cleanups = self.parts.cleanups, []
         for cleanup in cleanups:
             try:
                 result = cleanup()
                 if asyncio.iscoroutine(result):
                     await result
-            except Exception:
+            except Exception:  # noqa: BLE001 - the next cleanup must still run; logged
                 log.exception("cleanup failed")
 
     async def reload(self) -> None:
@@ -206,7 +258,7 @@ class Daemon:
         if path is None:
             return
         try:
-            new = load(path)
+            new = await asyncio.to_thread(load, path)
         except ConfigError as exc:
             log.error("reload refused, keeping the running config: %s", "; ".join(exc.problems))
             return
@@ -223,32 +275,46 @@ class Daemon:
 
         unchanged = {d.name for d in new.devices if d.enabled and same(d)}
         keep = {r.state.name: r for r in self.runners if r.state.name in unchanged}
+        # Devices that go: stopped first, their last reads (and an RFID reader's final report)
+        # handled by the pipeline they were read under.
         await asyncio.to_thread(self._stop_devices, [r for r in self.runners if r.state.name not in unchanged])
+        self.runners = list(keep.values())
+        await asyncio.sleep(0)
+        self._waiting_reads = []
+        try:
+            await self._run_cleanups()
+            mqtt_changed = (new.mqtt, new.brokers, new.gateway_id, new.status) != (
+                self.config.mqtt, self.config.brokers, self.config.gateway_id, self.config.status)
+            self.config = new
+            if mqtt_changed and self.publisher is not None and self.loop is not None and self.outbox is not None:
+                await self.publisher.stop()
+                self.publisher = Publisher(new, self.outbox, self.loop, self._status_for_broker, self._on_command)
+                self.publisher.start()
+            self.status_path = status_file.choose(new)
+            self._build()
+        finally:
+            waiting, self._waiting_reads = self._waiting_reads, None
+            if waiting and self.pipeline is not None:
+                self.pipeline.on_reads(waiting)
         self.runners = []
-        await asyncio.sleep(0)  # reads already handed over reach the old pipeline first
-        await self._run_cleanups()
-        mqtt_changed = (new.mqtt, new.brokers, new.gateway_id, new.status) != (
-            self.config.mqtt, self.config.brokers, self.config.gateway_id, self.config.status)
-        self.config = new
-        if mqtt_changed and self.publisher is not None and self.loop is not None and self.outbox is not None:
-            await self.publisher.stop()
-            self.publisher = Publisher(new, self.outbox, self.loop, self._status_for_broker, self._on_command)
-            self.publisher.start()
-        self._build_pipeline()
         self._start_devices(keep)
         log.info("reloaded: %d devices (%d kept running)", len(self.runners), len(unchanged))
 
     # ---- status -------------------------------------------------------------------------
 
     def _on_command(self, topic: str, payload: bytes) -> None:
-        if self.command_handler is not None:
-            self.command_handler(topic, payload)
+        handler = self.parts.command_handler
+        if handler is not None:
+            handler(topic, payload)
         else:
             log.warning("refused a remote command: remote commands are not enabled on this gateway")
 
     def _status_for_broker(self) -> dict[str, Any]:
         snapshot = self.status()
-        return {k: snapshot[k] for k in ("backlog", "drops", "devices", "last_event") if k in snapshot}
+        out = {k: snapshot[k] for k in ("backlog", "drops", "quarantine", "devices", "last_event", "instance")
+               if k in snapshot}
+        out["health"] = snapshot.get("health")
+        return out
 
     def status(self) -> dict[str, Any]:
         outbox = self.outbox.stats() if self.outbox else {}
@@ -261,44 +327,48 @@ class Daemon:
             "started": self.started,
             "uptime_s": round(time.time() - self.started, 1),
             "time": time.time(),
-            "broker": None if link is None else {
-                "state": link.state, "broker": link.broker, "since": link.since, "error": link.error,
-                "protocol": link.protocol, "connects": link.connects,
-                "published": self.publisher.published if self.publisher else 0,
-                "acked": self.publisher.acked if self.publisher else 0,
-                "in_flight": self.publisher.pending() if self.publisher else 0,
-            },
+            "health": self.supervisor.health.as_dict(),
+            "broker": None if self.publisher is None else self.publisher.status(),
             "backlog": {k: outbox.get(k) for k in ("events", "positions", "rejects", "bytes", "budget_bytes",
-                                                   "oldest_age_s")},
+                                                   "limit_bytes", "oldest_age_s", "held")},
+            "outbox": {k: outbox.get(k) for k in ("commits", "commit_failures", "failing", "repaired")},
             "drops": outbox.get("drops", {}),
+            "quarantine": outbox.get("quarantined", {}),
+            "supervisor": {"restarts": dict(self.supervisor.restarts)},
             "devices": [
                 {"name": r.state.name, "driver": r.state.driver, "where": r.state.where, "state": r.state.state,
                  "since": r.state.since, "error": r.state.error, "reads": r.state.reads,
+                 "errors": r.state.errors, "paused": r.state.paused, "pauses": r.state.pauses,
                  "last_read": r.state.last_read}
                 for r in self.runners
             ],
+            "recent": self.recent.status(),
         }
+        if link is not None:
+            status["instance"] = self.publisher.instance if self.publisher else None
         if self.pipeline is not None:
             status.update(self.pipeline.status())
-        for key, part in self.status_parts.items():
+        for key, part in self.parts.status.items():
             try:
                 status[key] = part()
-            except Exception:
+            except Exception:  # noqa: BLE001 - one part's status must not hide the rest; logged
                 log.exception("status part %s failed", key)
         return status
 
     def _write_status(self, state: str | None = None) -> None:
-        """status.json in the data dir, for `tally status` (atomic: readers never see half a file)."""
+        """The status snapshot for `tally status`, in the runtime directory (tmpfs), once a second."""
+        if self.status_path is None:
+            return
         try:
             snapshot = self.status()
             if state:
                 snapshot["state"] = state
-            path = self.config.data_dir / "status.json"
-            tmp = path.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(snapshot, indent=1, default=str))
-            os.replace(tmp, path)
-        except Exception:
-            log.exception("could not write status.json")
+            status_file.write(self.status_path, snapshot)
+        except Exception:  # noqa: BLE001 - only `tally status` misses a refresh; the failures are counted
+            self._status_failures += 1
+            if self._status_failures in (1, 10, 100) or self._status_failures % 1000 == 0:
+                log.exception("could not write the status file %s (%d failures)", self.status_path,
+                              self._status_failures)
 
 
 def run(config: Config) -> int:

@@ -29,6 +29,8 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 from urllib.parse import urlsplit
 
+from .logs import printable
+
 if TYPE_CHECKING:
     from .daemon import Daemon
 
@@ -393,7 +395,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.health  # type: ignore[attr-defined]
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the stdlib's name)
-        log.debug("%s %s", self.address_string(), (format % args).translate({c: "?" for c in range(32)}))
+        log.debug("%s %s", self.address_string(), printable(format % args))
 
     def send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -440,7 +442,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass
         except Exception:
-            log.exception("status server: %s failed", path.translate({c: "?" for c in range(32)})[:80])
+            log.exception("status server: %s failed", printable(path[:80]))
             self.send_text(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error (see the gateway's log)")
 
     do_HEAD = do_GET
@@ -460,8 +462,8 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _refuse
 
 
-def attach(daemon: "Daemon") -> HealthServer | None:
-    """Start the server for `status.listen` and register its tick and cleanup; None if disabled or failed."""
+def start(daemon: "Daemon") -> HealthServer | None:
+    """Start the server for `status.listen`; None if disabled or failed (the caller registers tick and stop)."""
     listen = daemon.config.status.get("listen") or ""
     if not listen:
         return None
@@ -471,6 +473,4 @@ def attach(daemon: "Daemon") -> HealthServer | None:
         # The gateway's job is scans, not this page: keep running without it, loudly.
         log.error("status.listen %s: cannot serve health/metrics/status page: %s", listen, exc)
         return None
-    daemon.ticks.append(server.tick)
-    daemon.cleanups.append(server.stop)
     return server

@@ -6,8 +6,17 @@ import logging
 import os
 import sys
 
-_CONTROL = {c: f"\\x{c:02x}" for c in range(0x20) if c not in (0x09,)}
-_CONTROL[0x7F] = "\\x7f"
+def _escape(c: str) -> str:
+    return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+
+
+def printable(text: str) -> str:
+    """Scan content made safe to show in a log line, a terminal or a page: control and other
+    non-printing characters (GS, ESC, line separators) escaped, never acted on. The one place this
+    is done (logs, the status page, the status server's request log)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == "\t" else _escape(c) for c in text)
 
 
 class PlainFormatter(logging.Formatter):
@@ -15,7 +24,7 @@ class PlainFormatter(logging.Formatter):
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         # Only the message: tracebacks keep their newlines.
-        record.message = record.message.translate(_CONTROL)
+        record.message = printable(record.message)
         return super().formatMessage(record)
 
 

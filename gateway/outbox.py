@@ -131,6 +131,7 @@ class Outbox:
         self.commit_failures = 0
         self.failing: str | None = None      # why the last commit failed, while commits fail
         self.failing_since: float | None = None
+        self.last_error: str | None = None
         self.held_count = 0                  # records waiting in memory for room or a working disk
         self.limit_bytes = self.max_bytes    # the budget as of the last commit (max_bytes or the free space)
         self.repaired: str | None = None     # what the start-up check found wrong in meta, if anything
@@ -144,6 +145,7 @@ class Outbox:
         self._states: dict[str, str | None] = {}
         self._syncs: list[threading.Event] = []
         self._meta_dirty = False
+        self._heal = False  # a commit failed: the WAL must be checkpointed before anything is accepted again
         self._data_version = 0
         self._retry = RETRY_MIN
         self._synchronous = ""  # the writer connection's PRAGMA synchronous now
@@ -332,7 +334,25 @@ class Outbox:
             elif item[0] == "sync":
                 self._syncs.append(item[1])
 
+    def _heal_wal(self) -> None:
+        """After a failed commit, before accepting anything again: checkpoint the whole WAL into the file.
+
+        Commits that only delete are not fsynced (a delivery lost to power is just sent again). But when
+        a later fsync fails, Linux drops those pages unwritten and the next fsync succeeds without them:
+        the WAL on disk has a hole, and recovery after a power cut would stop there, losing every record
+        accepted behind it. The pages are still readable from memory, so a checkpoint writes them into
+        the database file and fsyncs it; the WAL is then reset.
+        """
+        conn = self._writer
+        assert conn is not None
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            raise sqlite3.OperationalError("the WAL checkpoint after a failed commit could not finish (busy)")
+        self._heal = False
+
     def _attempt(self) -> None:
+        if self._heal:
+            self._heal_wal()
         if self.failing is not None and self._held and (self._acks or self._moves):
             # Deliveries first, on their own: they free pages that the held records can then use.
             self._commit(adds=False)
@@ -358,12 +378,15 @@ class Outbox:
 
     def _failed(self, exc: BaseException) -> None:
         self.commit_failures += 1
+        self._heal = True
+        self.last_error = f"{exc.__class__.__name__}: {exc}"
         if self.failing is None:
+            # What started it says most (a full disk); retries may fail otherwise (the checkpoint's I/O error).
             self.failing_since = time.monotonic()
-        self.failing = f"{exc.__class__.__name__}: {exc}"
+            self.failing = self.last_error
         self._retry = min(RETRY_MAX, self._retry * 2)
         self._log("commit", logging.ERROR, "outbox: commit failed, %d records held in memory and retried: %s",
-                  len(self._held), self.failing, exc_info=not isinstance(exc, sqlite3.Error))
+                  len(self._held), self.last_error, exc_info=not isinstance(exc, sqlite3.Error))
         try:
             self._refuse_overflow()
         finally:
@@ -575,5 +598,6 @@ class Outbox:
             "commits": self.commits,
             "commit_failures": self.commit_failures,
             "failing": self.failing,
+            "last_error": self.last_error,
             "repaired": self.repaired,
         }

@@ -9,6 +9,20 @@ version gets 3.1.1 from then on.
 
 State has one owner: `_inflight`, `_next_id` and the link state belong to the
 asyncio loop; the network thread only hands events over with call_soon_threadsafe.
+
+A record the broker will not take never blocks the ones behind it. Before sending,
+its size is checked against the server's Maximum Packet Size (MQTT 5 CONNACK); MQTT 5
+PUBACK reason codes say the rest: a permanent refusal (topic or payload format invalid,
+packet too large) moves the record to the outbox's quarantine (counted, kept on disk,
+`tally outbox` lists, exports, re-sends or discards it); a refusal that may pass
+(not authorized, quota exceeded, unspecified) is retried with backoff while the records
+behind it flow, and marks the gateway degraded. Under MQTT 3.1.1 a broker cannot say
+no: it drops the connection or the message silently, which only the tracker's gap
+detection can see.
+
+Two gateways with the same client id (a cloned SD card) take each other's session in
+turn. A takeover (reason 0x8E) or another instance's live status on our own status topic
+is counted, reported, and backs the reconnects off instead of fighting every half second.
 """
 
 from __future__ import annotations
@@ -22,6 +36,7 @@ import ssl
 import stat
 import threading
 import time
+import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -36,6 +51,27 @@ log = logging.getLogger("tally.mqtt")
 
 BACKOFF_MIN = 0.5
 BACKOFF_MAX = 30.0
+TAKEOVER_WINDOW = 120.0   # this many seconds ...
+TAKEOVERS_MAX = 3         # ... with this many takeovers: another client has our id
+TAKEOVER_BACKOFF = 60.0   # then wait this long (doubling, to 10 min) before taking the session back
+RETRY_MIN, RETRY_MAX = 1.0, 60.0
+UNCERTAIN_TRIES = 5       # refusals that do not say why: after this many, the record is quarantined
+DEGRADED_FOR = 300.0      # a refusal marks the gateway degraded this long after the last one
+
+# MQTT 5 reason codes (PUBACK / DISCONNECT)
+PERMANENT = {0x90: "topic name invalid", 0x95: "packet too large", 0x99: "payload format invalid"}
+AUTHORIZATION = {0x87: "not authorized"}
+TRANSIENT = {0x97: "quota exceeded", 0x91: "packet identifier in use"}
+UNCERTAIN = {0x80: "unspecified error", 0x83: "implementation specific error"}
+SESSION_TAKEN_OVER = 0x8E
+PERMANENT_TOO_LARGE = 0x95
+
+
+def packet_size(topic: str, payload: bytes, v5: bool) -> int:
+    """The PUBLISH packet's size on the wire at QoS 1 (what Maximum Packet Size limits)."""
+    remaining = 2 + len(topic.encode()) + 2 + (1 if v5 else 0) + len(payload)
+    length_bytes = 1 if remaining < 128 else 2 if remaining < 16384 else 3 if remaining < 2097152 else 4
+    return 1 + length_bytes + remaining
 
 
 class CredentialsError(Exception):
@@ -84,6 +120,16 @@ class Publisher:
         self.published = 0
         self.acked = 0
         self.last_ack_wall: float | None = None
+        self.instance = uuid.uuid4().hex[:12]  # tells two gateways with one id apart in their status
+        self.beat = time.monotonic()           # the network thread's last turn (supervision)
+        self.max_packet: int | None = None     # the server's Maximum Packet Size, when it says
+        self.quarantined = 0
+        self.refusals: dict[str, int] = {}     # reason -> count
+        self.denied: dict[str, tuple[str, float]] = {}  # stream -> (reason, monotonic time) of the last refusal
+        self.takeovers: deque[float] = deque(maxlen=TAKEOVERS_MAX * 4)
+        self.duplicate: str | None = None      # why we believe another gateway has our id
+        self._retries: dict[int, int] = {}     # outbox id -> refusals so far (loop-owned)
+        self._takeover_pause = 0.0             # network thread: wait before reconnecting after takeovers
         # asyncio-owned
         self._inflight: OrderedDict[int, tuple[int, str, int]] = OrderedDict()  # mid -> (row id, stream, len)
         self._next_after = 0  # highest outbox id handed to the current connection
@@ -101,8 +147,11 @@ class Publisher:
     # ---- asyncio side -------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._network, name="mqtt", daemon=True)
+        self._thread = threading.Thread(target=self._network_supervised, name="mqtt", daemon=True)
         self._thread.start()
+
+    def thread_alive(self) -> bool:
+        return self._stop.is_set() or (self._thread is not None and self._thread.is_alive())
 
     def wake(self, _last_id: int | None = None) -> None:
         """New rows were committed: send what the window allows."""
@@ -121,7 +170,15 @@ class Publisher:
     def _send(self, entry: Entry) -> bool:
         client = self._client
         assert client is not None
-        info = client.publish(self.topics.get(entry.stream, self.topics["events"]), entry.payload, qos=1)
+        topic = self.topics.get(entry.stream, self.topics["events"])
+        if self.max_packet is not None:
+            size = packet_size(topic, entry.payload, self.link.protocol == "5")
+            if size > self.max_packet:
+                self._quarantine(entry.id, entry.stream,
+                                 f"{size} bytes, over the broker's Maximum Packet Size of {self.max_packet}")
+                self._next_after = max(self._next_after, entry.id)
+                return True
+        info = client.publish(topic, entry.payload, qos=1)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_QUEUE_SIZE):
             if info.rc != MQTTErrorCode.MQTT_ERR_NO_CONN:
                 log.warning("publish failed: %s", mqtt.error_string(info.rc))
@@ -136,11 +193,14 @@ class Publisher:
             return  # PUBACKs from a connection we already gave up on
         inflight, acks = self._inflight, self._acks
         count = 0
+        retries = self._retries
         for mid in mids:
             item = inflight.pop(mid, None)
             if item is not None:
                 acks.append(item)
                 count += 1
+                if retries and retries.pop(item[0], None) is not None:
+                    self.denied.pop(item[1], None)  # a refused record got through: the refusal is over
         if not count:
             return
         self.acked += count
@@ -151,6 +211,73 @@ class Publisher:
             self._ack_flush = self.loop.call_later(0.02, self._flush_acks)
         self.wake()
 
+    def _quarantine(self, row_id: int, stream: str, reason: str) -> None:
+        self.quarantined += 1
+        self._retries.pop(row_id, None)
+        log.error("the broker will not take a %s record (outbox id %d): %s; moved to the quarantine "
+                  "(tally outbox list)", stream, row_id, reason)
+        self.outbox.quarantine([(row_id, reason)])
+
+    def _on_refused(self, generation: int, mid: int, code: int, name: str) -> None:
+        """A PUBACK with a failure reason code (MQTT 5), on the loop."""
+        if generation != self._generation:
+            return
+        item = self._inflight.pop(mid, None)
+        if item is None:
+            return
+        row_id, stream, _ = item
+        reason = f"{name} (0x{code:02X})"
+        self.refusals[reason] = self.refusals.get(reason, 0) + 1
+        tries = self._retries[row_id] = self._retries.get(row_id, 0) + 1
+        if code in PERMANENT or (code in UNCERTAIN and tries >= UNCERTAIN_TRIES):
+            self._quarantine(row_id, stream, f"refused by the broker: {reason}" +
+                             (f", {tries} times" if tries > 1 else ""))
+        else:
+            self.denied[stream] = (reason, time.monotonic())
+            delay = min(RETRY_MAX, RETRY_MIN * 2 ** (tries - 1)) * random.uniform(0.75, 1.0)
+            log.warning("the broker refused a %s record (outbox id %d): %s; retrying in %.0fs, the records behind "
+                        "it go on", stream, row_id, reason, delay)
+            self.loop.call_later(delay, self._resend, row_id)
+        self.wake()
+
+    def _resend(self, row_id: int) -> None:
+        if self._client is None or self.link.state != "connected":
+            return  # the next connection resends from the first unacknowledged row anyway
+        entry = self.outbox.get(row_id)
+        if entry is None or any(item[0] == row_id for item in self._inflight.values()):
+            return
+        client = self._client
+        info = client.publish(self.topics.get(entry.stream, self.topics["events"]), entry.payload, qos=1)
+        if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self._inflight[info.mid] = (entry.id, entry.stream, len(entry.payload))
+            self.published += 1
+
+    def _other_instance(self, instance: str) -> None:
+        if instance != self.instance and not self.duplicate:
+            self.duplicate = (f"another client publishes this gateway's status (instance {instance[:12]}, ours "
+                              f"{self.instance}): two gateways share the id {self.config.gateway_id!r} "
+                              "(a cloned SD card?)")
+            log.error("%s", self.duplicate)
+
+    def warnings(self) -> list[str]:
+        """What makes the gateway degraded, for the supervisor (on the loop)."""
+        now = time.monotonic()
+        out = [f"the broker refuses {stream} messages: {reason}; retrying with backoff"
+               for stream, (reason, when) in self.denied.items() if now - when < DEGRADED_FOR]
+        if self.duplicate:
+            out.append(self.duplicate)
+        return out
+
+    def status(self) -> dict[str, Any]:
+        link = self.link
+        return {
+            "state": link.state, "broker": link.broker, "since": link.since, "error": link.error,
+            "protocol": link.protocol, "connects": link.connects, "published": self.published,
+            "acked": self.acked, "in_flight": self.pending(), "max_packet": self.max_packet,
+            "quarantined": self.quarantined, "refusals": dict(self.refusals), "retrying": len(self._retries),
+            "takeovers": len(self.takeovers), "duplicate_id": self.duplicate, "instance": self.instance,
+        }
+
     def _flush_acks(self) -> None:
         if self._ack_flush is not None:
             self._ack_flush.cancel()
@@ -160,9 +287,17 @@ class Publisher:
             self._acks = []
 
     def _on_link(self, generation: int, client: mqtt.Client | None, state: str, broker: str | None,
-                 error: str | None) -> None:
+                 error: str | None, max_packet: int | None = None, code: int | None = None) -> None:
         if generation < self._generation:
             return
+        if state != "connected" and code == PERMANENT_TOO_LARGE and self._inflight:
+            # The broker hung up because of a packet's size without having said its limit (or we sent
+            # it anyway): the largest message in flight is the one.
+            mid, (row_id, stream, length) = max(self._inflight.items(), key=lambda kv: kv[1][2])
+            del self._inflight[mid]
+            self._quarantine(row_id, stream, f"the broker closed the connection: packet too large ({length} bytes)")
+        if state == "connected":
+            self.max_packet = max_packet
         self._generation = generation
         previous = self.link.state
         self.link.state, self.link.broker, self.link.error = state, broker, error
@@ -174,7 +309,8 @@ class Publisher:
             self.link.protocol = "5" if self._protocol == mqtt.MQTTv5 else "3.1.1"
             # Resend from the first unacknowledged row: a fresh connection knows nothing.
             self._flush_acks()
-            first = next(iter(self._inflight.values()))[0] - 1 if self._inflight else None
+            unacked = [item[0] for item in self._inflight.values()] + list(self._retries)
+            first = min(unacked) - 1 if unacked else None
             self._inflight.clear()
             if first is not None:
                 self._next_after = first
@@ -189,7 +325,7 @@ class Publisher:
         client = self._client
         if client is None:
             return
-        payload = {"state": state, "gateway": self.config.gateway_id, "time": time.time()}
+        payload = {"state": state, "gateway": self.config.gateway_id, "time": time.time(), "instance": self.instance}
         payload.update(self.status_payload())
         client.publish(self.status_topic, json.dumps(payload, separators=(",", ":")), qos=1, retain=True)
 
@@ -225,6 +361,23 @@ class Publisher:
 
     # ---- network thread -----------------------------------------------------------------
 
+    def _taken_over(self) -> float:
+        """Another client connected with our id and took the session: how long to wait before taking it back."""
+        now = time.monotonic()
+        self.takeovers.append(now)
+        recent = [t for t in self.takeovers if now - t < TAKEOVER_WINDOW]
+        if len(recent) < TAKEOVERS_MAX:
+            self._takeover_pause = 0.0
+            return BACKOFF_MIN
+        self._takeover_pause = min(600.0, max(TAKEOVER_BACKOFF, self._takeover_pause * 2))
+        reason = (f"the broker gave this gateway's session to another client {len(recent)} times in "
+                  f"{TAKEOVER_WINDOW:.0f}s: two gateways share the id {self.config.gateway_id!r} (a cloned SD card?); "
+                  f"reconnecting every {self._takeover_pause:.0f}s instead of fighting")
+        if self.duplicate != reason:
+            log.error("%s", reason)
+        self.duplicate = reason
+        return self._takeover_pause
+
     def _make_client(self, generation: int) -> mqtt.Client:
         cfg = self.config.mqtt
         client_id = cfg.get("client_id") or f"tally-{self.config.gateway_id}"
@@ -254,7 +407,12 @@ class Publisher:
             userdata["connected"] = True
             if self.on_message is not None and self.config.status.get("commands", True):
                 c.subscribe(self.command_topic, qos=1)
-            loop.call_soon_threadsafe(self._on_link, generation, c, "connected", userdata["broker"], None)
+            c.subscribe(self.status_topic, qos=0)  # another gateway with our id shows up here
+            max_packet = getattr(properties, "MaximumPacketSize", None) if properties is not None else None
+            receive_max = getattr(properties, "ReceiveMaximum", None) if properties is not None else None
+            if receive_max:
+                self.window = min(int(self.config.mqtt["window"]), int(receive_max))
+            loop.call_soon_threadsafe(self._on_link, generation, c, "connected", userdata["broker"], None, max_packet)
 
         # PUBACKs go to the loop in batches: paho reads many per wake-up, and one hand-over (one
         # self-pipe write, one loop callback, one outbox fetch) per batch instead of per message
@@ -270,14 +428,25 @@ class Publisher:
 
         def on_publish(c, userdata, mid, reason_code, properties):
             if getattr(reason_code, "is_failure", False):
-                log.warning("broker refused a message: %s", reason_code)
-                return  # not deleted: it will be resent on the next connection
+                loop.call_soon_threadsafe(self._on_refused, generation, mid, int(reason_code.value), str(reason_code))
+                return
             acked.append(mid)
             if not handoff["scheduled"]:
                 handoff["scheduled"] = True
                 loop.call_soon_threadsafe(take_acks)
 
         def on_message(c, userdata, message):
+            if message.topic == self.status_topic:
+                # Live (not retained) status from another instance: someone else uses our id. A retained one
+                # may be our own previous run's, so it proves nothing.
+                if not message.retain:
+                    try:
+                        other = json.loads(message.payload).get("instance")
+                    except (ValueError, AttributeError):
+                        return
+                    if isinstance(other, str) and other != self.instance:
+                        loop.call_soon_threadsafe(self._other_instance, other)
+                return
             if message.retain:
                 # A retained command would run again on every reconnect.
                 log.warning("ignored a retained message on the command topic")
@@ -287,6 +456,7 @@ class Publisher:
 
         def on_disconnect(c, userdata, flags, reason_code, properties):
             userdata["reason"] = str(reason_code)
+            userdata["code"] = getattr(reason_code, "value", None)
             userdata["gone"].set()
             self._attention.set()
 
@@ -295,6 +465,19 @@ class Publisher:
         client.on_publish = on_publish
         client.on_message = on_message
         return client
+
+    def _network_supervised(self) -> None:
+        """The network thread's catch-all: a bug in one connection's handling must not end publishing."""
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self._network()
+                return
+            except Exception:  # noqa: BLE001 - rows stay in the outbox; counted, logged, and we start over
+                failures += 1
+                log.exception("MQTT thread failed (%d); starting over", failures)
+                self.loop.call_soon_threadsafe(self._on_link, 1 << 30, None, "down", None, "internal error")
+                self._stop.wait(min(BACKOFF_MAX, BACKOFF_MIN * 2 ** min(failures, 6)))
 
     def _network(self) -> None:
         """Supervise one paho client per connection: connect, let paho's own thread run it, rotate on loss.
@@ -314,7 +497,7 @@ class Publisher:
             generation += 1
             gone = threading.Event()
             userdata: dict[str, Any] = {"broker": str(broker), "connected": False, "refused": None, "gone": gone,
-                                        "reason": None}
+                                        "reason": None, "code": None}
             error = None
             client = None
             try:
@@ -323,9 +506,11 @@ class Publisher:
                 client.connect(broker.host, broker.port, keepalive=keepalive)
                 client.loop_start()
                 while not self._stop.is_set() and not gone.is_set():
-                    # Sleeps until there is something to do (no polling: an idle gateway's CPU).
-                    self._attention.wait(5.0)
+                    # Sleeps until there is something to do; wakes once a second to say it is alive.
+                    self.beat = time.monotonic()
+                    self._attention.wait(1.0)
                     self._attention.clear()
+                self.beat = time.monotonic()
                 if self._stop.is_set() and not gone.is_set():
                     # Clean disconnect: the broker must not publish the will.
                     client.disconnect()
@@ -358,6 +543,11 @@ class Publisher:
                 attempt += 1
                 index += 1  # this node is not answering: try the next one
             log.warning("%s", error)
-            self.loop.call_soon_threadsafe(self._on_link, generation, None, "down", None, error)
+            code = userdata["code"]
+            self.loop.call_soon_threadsafe(self._on_link, generation, None, "down", None, error, None, code)
             delay = min(BACKOFF_MAX, BACKOFF_MIN * (2 ** min(attempt, 10)))
-            self._stop.wait(random.uniform(delay / 2, delay) if attempt else BACKOFF_MIN * random.random())
+            if code == SESSION_TAKEN_OVER:
+                delay = self._taken_over()
+                attempt = 0
+            self._stop.wait(random.uniform(delay / 2, delay) if delay > BACKOFF_MIN or attempt
+                            else BACKOFF_MIN * random.random())

@@ -254,11 +254,3 @@ class RemoteCommands:
         if publisher is None or not publisher.publish_transient(RESULTS, message):
             log.warning("could not send the result of remote command %s (id %s): not connected to the broker",
                         message.get("command"), message.get("id"))
-
-
-def attach(daemon: "Daemon") -> RemoteCommands | None:
-    if not daemon.config.status.get("commands"):
-        return None
-    handler = RemoteCommands(daemon)
-    daemon.command_handler = handler
-    return handler

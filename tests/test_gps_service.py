@@ -52,10 +52,9 @@ def positions(box: Outbox) -> list[dict]:
 def test_nmea_reads_become_positions_and_a_geo_read_point(outbox):
     config = parse({"gateway": {"id": "van-7"}, "mqtt": {"host": "localhost"},
                     "device": [{"name": "gps", "driver": "nmea", "port": "/dev/null"}]})
-    pipeline = Pipeline(config, outbox)
     clock = Clock()
     service = GpsService(GpsSettings(min_interval_s=5, min_distance_m=50, heartbeat_s=60), monotonic=clock)
-    service.attach(pipeline)
+    pipeline = Pipeline(config, outbox, extensions=[service.extension()])
     assert pipeline.where("gps").read_point is None
     for t, line in sentences(30):
         clock.now = t
@@ -78,14 +77,13 @@ def test_nmea_reads_become_positions_and_a_geo_read_point(outbox):
 
 def test_a_depot_fence_gives_its_read_point_and_a_crossing_record(outbox):
     config = parse({"gateway": {"id": "van-7"}, "mqtt": {"host": "localhost"}})
-    pipeline = Pipeline(config, outbox)
     clock = Clock()
     start = destination(52.0, 5.0, 270, 400)
     depot = Geofence("depot", Circle(52.0, 5.0, 150), read_point="urn:epc:id:sgln:0614141.07346.1234",
                      biz_location="urn:epc:id:sgln:0614141.07346.0")
     service = GpsService(GpsSettings(min_interval_s=5, min_distance_m=1000, heartbeat_s=600,
                                      geofence_margin_m=10, geofence_confirm_fixes=2), [depot], monotonic=clock)
-    service.attach(pipeline)
+    pipeline = Pipeline(config, outbox, extensions=[service.extension()])
     route = GeneratedRoute(start[0], start[1], [Leg(30, 90, 10), Leg(60, 90, 0)])
     for t, line in sentences(60, route=route):
         clock.now = t
@@ -100,10 +98,9 @@ def test_a_depot_fence_gives_its_read_point_and_a_crossing_record(outbox):
 
 def test_gpsd_tpv_reads_and_event_times(outbox):
     config = parse({"gateway": {"id": "van-7"}, "mqtt": {"host": "localhost"}})
-    pipeline = Pipeline(config, outbox)
     clock = Clock()
     service = GpsService(monotonic=clock)
-    service.attach(pipeline)
+    pipeline = Pipeline(config, outbox, extensions=[service.extension()])
     service.clock.set_synchronised(False)
     booted_1970 = 1000.0
     tpv = {"time": "2025-03-01T08:00:00.000Z", "mode": 3, "lat": 52.0, "lon": 5.0, "alt": 3.0, "speed": 0.0}
@@ -119,9 +116,8 @@ def test_gpsd_tpv_reads_and_event_times(outbox):
 
 def test_each_device_has_its_own_assembler(outbox):
     config = parse({"gateway": {"id": "van-7"}, "mqtt": {"host": "localhost"}})
-    pipeline = Pipeline(config, outbox)
     service = GpsService(monotonic=Clock())
-    service.attach(pipeline)
+    pipeline = Pipeline(config, outbox, extensions=[service.extension()])
     a, b = sentences(3), sentences(3, route=GeneratedRoute(10.0, 10.0, [Leg(10, 0, 1)]))
     for (t, la), (_, lb) in zip(a, b):  # interleaved line by line: must not mix epochs
         pipeline.on_reads([Read("gps-a", "nmea", "nmea", la, mono=t), Read("gps-b", "nmea", "nmea", lb, mono=t)])
@@ -137,11 +133,10 @@ def test_cargo_arrives_and_departs_with_the_vehicle(outbox, assert_epcis):
                     "device": [{"name": "van-scanner", "driver": "serial-scanner", "port": "/dev/null",
                                 "biz_step": "loading", "dedupe_ms": 0}],
                     "mode": [{"text": "UNLOAD", "biz_step": "unloading"}]})
-    pipeline = Pipeline(config, outbox)
     clock = Clock()
     customer = Geofence("customer-42", Circle(52.0, 5.0, 150), biz_location="urn:epc:id:sgln:0614141.00042.0")
     service = GpsService(GpsSettings(geofence_margin_m=10, geofence_confirm_fixes=2), [customer], monotonic=clock)
-    service.attach(pipeline)
+    pipeline = Pipeline(config, outbox, extensions=[service.extension()])
 
     def scan(text: str, t: float) -> None:
         pipeline.on_reads([Read("van-scanner", "serial-scanner", "barcode", text, mono=t, wall=T0.timestamp() + t)])
@@ -171,4 +166,4 @@ def test_cargo_arrives_and_departs_with_the_vehicle(outbox, assert_epcis):
     assert arrival["readPoint"]["id"].startswith("geo:52.00")
     assert arrival["tally:geofence"] == "customer-42"
     assert departure["epcList"] == ["urn:epc:id:sscc:0614141.1123456789"]  # the parcel stayed
-    assert service.status()["cargo"] == {"units": 1, "classes": 0}
+    assert service.status()["cargo"] == {"units": 1, "classes": 0, "forgotten": 0}

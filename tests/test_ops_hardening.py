@@ -239,7 +239,6 @@ def main(argv: list[str]) -> int:
     if args[:1] == ["-c"]:
         exec(compile(args[1], "<sandboxed>", "exec"), {"__name__": "__sandboxed__"})
         return 0
-    from gateway import plugins_ops  # noqa: F401  (the status server: this test is about the sandbox)
     from gateway.cli import main as tally
 
     return tally(args)

@@ -75,7 +75,7 @@ def test_health_metrics_and_status_follow_the_scans(tmp_path, mosquitto, subscri
     assert [d["name"] for d in snapshot["devices"]] == ["door-1"]
     recent = snapshot["recent"]["door-1"]
     assert [r["text"] for r in recent] == [unit(0), unit(1), unit(2), "not a barcode"]
-    assert [r["outcome"] for r in recent] == ["event", "event", "event", "reject"]
+    assert [r["outcome"] for r in recent] == ["accepted", "accepted", "accepted", "rejected"]
 
     # The broker password is never shown, wherever it might slip in.
     for path in ("/", "/app.js", "/healthz", "/status.json", "/metrics"):

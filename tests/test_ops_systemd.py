@@ -108,6 +108,7 @@ def test_the_instance_unit_is_the_same_unit_per_config():
         ("ExecStart=/usr/local/bin/tally run -c /etc/tally/tally.toml",
          "ExecStart=/usr/local/bin/tally run -c /etc/tally/%i.toml"),
         ("StateDirectory=tally", "StateDirectory=tally/%i"),
+        ("RuntimeDirectory=tally", "RuntimeDirectory=tally/%i"),
     ]
 
 

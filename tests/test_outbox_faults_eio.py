@@ -103,10 +103,6 @@ def test_a_disk_failing_at_start_is_an_error_not_a_hang(disk):
     box.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway/outbox.py commits deliveries/state/meta with synchronous=NORMAL (no fsync) even in durability "
-    "'full'; when the next fsync fails and Linux drops those pages (writeback error), the retry's fsync succeeds "
-    "without them: a hole in the on-disk WAL, and every record accepted after it is lost at a power cut"))
 def test_records_accepted_after_a_lost_fsync_survive_a_power_cut(disk):
     """Linux after a writeback error: the failed fsync's pages are marked clean, still readable, never
     written; the next fsync succeeds without them. Whatever the outbox had committed without an fsync

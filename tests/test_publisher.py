@@ -118,7 +118,7 @@ def test_username_and_password_file(tmp_path, scanner, gateway_process):
         os.chmod(secret, 0o600)
         gw = gateway_process(config)
         wait_open(gw)
-        assert wait_connected(tmp_path / "d" / "status.json"), gw.log()
+        assert wait_connected(config), gw.log()
         assert gw.terminate() == 0
         assert "s3cret-pw" not in gw.log()
         secret.write_text("wrong\n")
@@ -130,11 +130,15 @@ def test_username_and_password_file(tmp_path, scanner, gateway_process):
         broker.close()
 
 
-def wait_connected(status_file: Path, timeout: float = 15) -> bool:
+def wait_connected(config: Path, timeout: float = 15) -> bool:
+    from gateway import status_file
+    from gateway.config import load
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if json.loads(status_file.read_text())["broker"]["state"] == "connected":
+            path = status_file.find(load(config))
+            if path and json.loads(path.read_text())["broker"]["state"] == "connected":
                 return True
         except (OSError, ValueError, KeyError, TypeError):
             pass

@@ -22,7 +22,6 @@ def run(args: argparse.Namespace) -> int:
     if config is None:
         return 2
     logs.setup(args.log_level or config.gateway["log_level"])
-    from .. import plugins  # noqa: F401  (registers GPS, RFID, health, ... with the daemon)
     from ..daemon import run as run_daemon
 
     return run_daemon(config)

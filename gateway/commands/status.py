@@ -1,6 +1,6 @@
 """Show the running daemon's state: devices, broker link, backlog, drops, last event, GPS fix.
 
-Reads the status the daemon refreshes every second in its data directory; exit 1
+Reads the status the daemon refreshes every second in its runtime directory; exit 1
 if the daemon is not running (or has not written a status for 10 seconds).
 """
 
@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from .. import status_file
 from . import load_config
 
 
@@ -44,11 +45,14 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if config is None:
         return 2
-    path = Path(config.data_dir) / "status.json"
+    path = status_file.find(config)
     try:
+        if path is None:
+            raise OSError("no status file")
         status = json.loads(path.read_text())
     except (OSError, ValueError):
-        print(f"tally status: no status in {path}: the daemon has not run with this config", file=sys.stderr)
+        print(f"tally status: no status of gateway {config.gateway_id} (looked in the runtime directory and "
+              f"{config.data_dir}): the daemon has not run with this config", file=sys.stderr)
         return 1
     running = status.get("state") == "running" and _alive(status.get("pid")) and time.time() - status.get("time", 0) < 10
     if args.json:
@@ -68,6 +72,15 @@ def run(args: argparse.Namespace) -> int:
           f"{q.get('budget_bytes', 0) / 1e6:.0f} MB")
     drops = status.get("drops") or {}
     print("drops: " + (", ".join(f"{k} {v}" for k, v in drops.items() if v) or "none"))
+    held = status.get("quarantine") or {}
+    if any(held.values()):
+        print("quarantine: " + ", ".join(f"{k} {v}" for k, v in held.items() if v)
+              + " (the broker refused them for good; see tally outbox list)")
+    health = status.get("health") or {}
+    for reason in health.get("reasons") or []:
+        print(f"FAILING: {reason}")
+    for warning in health.get("warnings") or []:
+        print(f"degraded: {warning}")
     for d in status.get("devices", []):
         print(f"device {d['name']} ({d['driver']}, {d['where']}): {d['state']}, {d['reads']} reads, "
               f"last {_ago(d.get('last_read'))}" + (f" — {d['error']}" if d.get("error") else ""))

@@ -1,10 +1,10 @@
 """The GPS part of the gateway: fixes from `nmea`/`tpv` Reads -> positions, geofence crossings,
 a geo readPoint for scans, and event times a Pi without RTC can trust.
 
-Wiring (the daemon, once the pipeline exists):
+Wiring (gateway/assembly.py builds it; nothing is patched in afterwards):
 
     gps = GpsService(config.extra.get("gps") or GpsSettings(), config.extra.get("geofence", ()))
-    gps.attach(pipeline)          # handlers for "nmea" and "tpv", pipeline.position, pipeline.event_wall
+    Pipeline(config, outbox, state, bus, extensions=[gps.extension()])
     # every minute or so, from the loop:
     gps.clock.set_synchronised(system_clock_synchronised())
 
@@ -25,6 +25,7 @@ from gateway.decode.nmea import Fix, NmeaAssembler, iso_utc
 
 from gateway import events
 from gateway.events import Where
+from gateway.pipeline import Extension
 
 from .cargo import Cargo
 from .clock import ClockGuard
@@ -38,27 +39,26 @@ log = logging.getLogger("tally.gps")
 
 class GpsService:
     def __init__(self, settings: GpsSettings | None = None, geofences: Iterable[Geofence] = (),
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic, cargo: Cargo | None = None):
         s = settings or GpsSettings()
         self.settings = s
+        self.geofences = tuple(geofences)
         self.monotonic = monotonic
         self.policy = PositionPolicy(s.min_interval_s, s.min_distance_m, s.heading_change_deg, s.heartbeat_s,
                                      s.moving_speed_mps)
         self.tracker = FixTracker(s.max_fix_age_s)
-        self.watcher = GeofenceWatcher(geofences, s.geofence_margin_m, s.geofence_confirm_fixes)
+        self.watcher = GeofenceWatcher(self.geofences, s.geofence_margin_m, s.geofence_confirm_fixes)
         self.clock = ClockGuard(max_skew_s=s.clock_max_skew_s)
         self.assemblers: dict[str, NmeaAssembler] = {}
         self.counters = {"fixes": 0, "positions": 0, "crossings": 0, "bad_tpv": 0}
         self.last_crossing: dict[str, Any] | None = None
-        self.cargo = Cargo()
+        self.cargo = cargo if cargo is not None else Cargo()
 
-    def attach(self, pipeline: Any) -> None:
-        pipeline.handlers["nmea"] = self.on_nmea
-        pipeline.handlers["tpv"] = self.on_tpv
-        pipeline.position = self.position
-        pipeline.event_wall = self.event_wall
-        pipeline.observers.append(self.cargo.observe)
-        pipeline.fence_location = self.biz_location
+    def extension(self) -> Extension:
+        """What the GPS adds to the pipeline: NMEA/TPV handlers, where the vehicle is, the event clock, cargo."""
+        return Extension(handlers={"nmea": self.on_nmea, "tpv": self.on_tpv}, position=self.position,
+                         event_wall=self.event_wall, fence_location=self.biz_location,
+                         observers=(self.cargo.observe,))
 
     # ---- reads in ---------------------------------------------------------------------------------
 

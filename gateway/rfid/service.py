@@ -27,6 +27,7 @@ from typing import Any
 from drivers.base import Read
 from gateway import events
 from gateway.events import iso_time
+from gateway.pipeline import Extension
 
 from .config import CycleConfig
 from .engine import CycleEngine
@@ -37,25 +38,36 @@ log = logging.getLogger("tally.rfid")
 
 
 class RfidService:
-    def __init__(self, pipeline: Any):
-        self.pipeline = pipeline
-        self.engines: dict[str, CycleEngine] = {}
-        site_read_point = pipeline.config.site.get("read_point")
-        for device in pipeline.config.devices:
-            if "cycle_mode" in device.settings:  # an RFID device (its driver's content is "epc")
-                self.engines[device.name] = CycleEngine(CycleConfig.from_settings(device.settings),
-                                                        default_read_point=device.read_point or site_read_point)
-        self.counters = {"cycles": 0, "events": 0, "empty": 0}
+    """Built per config; `engines` may come from the previous build (a reload keeps cycle history)."""
 
-    def attach(self, daemon: Any) -> None:
-        self.pipeline.handlers["epc"] = self.on_tag
-        self.pipeline.handlers["trigger"] = self.on_trigger
-        daemon.ticks.append(self.tick)
-        daemon.tick_interval = min(daemon.tick_interval, 0.1)  # cycles end on time, not up to a tick late
-        daemon.cleanups.append(self.flush)
-        daemon.status_parts["rfid"] = self.status
+    #: cycles end on time, not up to a tick late
+    tick_interval = 0.1
+
+    def __init__(self, config: Any, engines: dict[str, CycleEngine] | None = None):
+        previous = engines or {}
+        self.engines: dict[str, CycleEngine] = {}
+        site_read_point = config.site.get("read_point")
+        for device in config.devices:
+            if "cycle_mode" in device.settings and device.enabled:  # an RFID device (content "epc")
+                cycle = CycleConfig.from_settings(device.settings)
+                read_point = device.read_point or site_read_point
+                kept = previous.get(device.name)
+                if kept is not None and kept.config == cycle and kept.default_read_point == read_point:
+                    self.engines[device.name] = kept  # its previous cycles: additions stay additions
+                else:
+                    self.engines[device.name] = CycleEngine(cycle, default_read_point=read_point)
+        self.counters = {"cycles": 0, "events": 0, "empty": 0}
+        self.pipeline: Any = None
+
+    def extension(self) -> Extension:
+        return Extension(handlers={"epc": self.on_tag, "trigger": self.on_trigger})
+
+    def bind(self, pipeline: Any) -> None:
+        """The pipeline that timed cycles are emitted into (ticks have no read to carry it)."""
+        self.pipeline = pipeline
 
     def on_tag(self, pipeline: Any, read: Read) -> None:
+        self.pipeline = pipeline
         engine = self.engines.get(read.device)
         if engine is None:
             pipeline.reject(read, "tag read from a device without read-cycle settings")
