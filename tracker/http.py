@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -321,7 +322,10 @@ def make_handler(api: Api) -> type[BaseHTTPRequestHandler]:
 
 def serve(api: Api, listen: str) -> ThreadingHTTPServer:
     host, port = parse_listen(listen)
-    server = ThreadingHTTPServer((host, port), make_handler(api))
+    server_class = ThreadingHTTPServer
+    if ":" in host:  # an IPv6 address ([::1]:8080)
+        server_class = type("ThreadingHTTPServer6", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6})
+    server = server_class((host, port), make_handler(api))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="tracker-http", daemon=True).start()
     return server
