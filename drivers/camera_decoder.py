@@ -149,18 +149,19 @@ def _box(points: Iterable[tuple[float, float]], dx: int, dy: int) -> dict[str, i
     return {"x": x0 + dx, "y": y0 + dy, "w": int(max(xs)) - x0, "h": int(max(ys)) - y0}
 
 
-def _zxing(gray: Any, dx: int, dy: int, inverted: bool = True) -> list[dict[str, Any]]:
+def _zxing(gray: Any, dx: int, dy: int, inverted: bool = True, binarizer: str = "LocalAverage",
+           scale: int = 1, rotate: bool = True) -> list[dict[str, Any]]:
     import zxingcpp
 
     out = []
     # Looking for light-on-dark codes too costs about a third of a frame's time.
-    for bc in zxingcpp.read_barcodes(gray, text_mode=zxingcpp.TextMode.Plain, try_invert=inverted):
+    for bc in zxingcpp.read_barcodes(gray, text_mode=zxingcpp.TextMode.Plain, try_invert=inverted,
+                                     try_rotate=rotate, binarizer=getattr(zxingcpp.Binarizer, binarizer)):
         fmt = bc.format.name
         plain, gs1 = _ZXING_NAMES.get(fmt, (fmt.lower(), fmt.lower()))
         is_gs1 = bc.content_type == zxingcpp.ContentType.GS1
         p = bc.position
-        corners = [(p.top_left.x, p.top_left.y), (p.top_right.x, p.top_right.y),
-                   (p.bottom_right.x, p.bottom_right.y), (p.bottom_left.x, p.bottom_left.y)]
+        corners = [(c.x / scale, c.y / scale) for c in (p.top_left, p.top_right, p.bottom_right, p.bottom_left)]
         out.append({
             "text": bc.symbology_identifier + bc.text,
             "symbology": gs1 if is_gs1 else plain,
@@ -170,7 +171,9 @@ def _zxing(gray: Any, dx: int, dy: int, inverted: bool = True) -> list[dict[str,
     return out
 
 
-def _zbar(gray: Any, dx: int, dy: int, linear_only: bool) -> list[dict[str, Any]]:
+def _zbar(gray: Any, dx: int, dy: int, linear_only: bool, density: int | None = None,
+          scale: int = 1, min_quality: int = 0) -> list[dict[str, Any]]:
+    """ZBar's reads; `min_quality`: keep only symbols read on at least this many scan lines."""
     import ctypes
 
     w = _zbar_lib()
@@ -178,7 +181,8 @@ def _zbar(gray: Any, dx: int, dy: int, linear_only: bool) -> list[dict[str, Any]
         return []
     get_modifiers = _zbar_state["modifiers"]
     cfg = w.ZBarConfig
-    density = ZBAR_DENSITY_LINEAR if linear_only else ZBAR_DENSITY_ALL
+    if density is None:
+        density = ZBAR_DENSITY_LINEAR if linear_only else ZBAR_DENSITY_ALL
     scanner = w.zbar_image_scanner_create()
     image = w.zbar_image_create()
     out = []
@@ -199,9 +203,12 @@ def _zbar(gray: Any, dx: int, dy: int, linear_only: bool) -> list[dict[str, Any]
         while sym:
             raw = ctypes.string_at(w.zbar_symbol_get_data(sym), w.zbar_symbol_get_data_length(sym))
             sym_type = sym.contents.type
+            if sym_type in _ZBAR_LINEAR and w.zbar_symbol_get_quality(sym) < min_quality:
+                sym = w.zbar_symbol_next(sym)
+                continue
             gs1 = bool(get_modifiers(sym) & _ZBAR_MOD_GS1)
             name, aim, gs1_name, gs1_aim = _ZBAR_TYPES.get(sym_type, (f"zbar-{sym_type}", "", "", ""))
-            points = [(w.zbar_symbol_get_loc_x(sym, i), w.zbar_symbol_get_loc_y(sym, i))
+            points = [(w.zbar_symbol_get_loc_x(sym, i) / scale, w.zbar_symbol_get_loc_y(sym, i) / scale)
                       for i in range(w.zbar_symbol_get_loc_size(sym))]
             try:
                 text = raw.decode("utf-8")
@@ -253,7 +260,8 @@ def _data(result: dict[str, Any]) -> str:
 
 
 def decode_frame(frame: Any, roi: Sequence[int] | None = None, decoders: str = "both",
-                 inverted: bool = True) -> list[dict[str, Any]]:
+                 inverted: bool = True, zbar_only_if_none: bool = False, rotate: bool = True
+                 ) -> list[dict[str, Any]]:
     """Every barcode in one frame (grayscale or BGR ndarray); `roi` = [x, y, w, h] limits the search.
 
     `inverted`: also look for light-on-dark codes (zxing-cpp); a camera that never sees them
@@ -262,6 +270,14 @@ def decode_frame(frame: Any, roi: Sequence[int] | None = None, decoders: str = "
     decoders: "zxing", "zbar", or "both" (the default: zxing-cpp for everything,
     ZBar added for linear codes zxing-cpp did not find). Positions are in full
     frame coordinates even with a roi.
+
+    Two savings for video, where the next frame is a few tens of milliseconds
+    away (drivers.camera uses both on all but every ZBAR_EVERY-th frame):
+    `zbar_only_if_none` (with "both"): ZBar looks only when zxing-cpp found
+    nothing, which saves its whole cost where zxing-cpp already reads the label;
+    `rotate=False`: zxing-cpp does not also scan columns for linear codes turned
+    by 90°, which is more than half of its time on a 1280x720 frame (ZBar
+    scans columns anyway).
     """
     if decoders not in DECODERS:
         raise ValueError(f"decoders must be one of {', '.join(DECODERS)}")
@@ -270,17 +286,22 @@ def decode_frame(frame: Any, roi: Sequence[int] | None = None, decoders: str = "
         return []
     results: list[dict[str, Any]] = []
     if decoders in ("zxing", "both"):
-        results = _zxing(gray, dx, dy, inverted)
+        results = _zxing(gray, dx, dy, inverted, rotate=rotate)
     if decoders == "zbar":
         results = _zbar(gray, dx, dy, linear_only=False)
-    elif decoders == "both":
+    elif decoders == "both" and not (zbar_only_if_none and results):
         seen = {_data(r) for r in results}
         results += [r for r in _zbar(gray, dx, dy, linear_only=True) if _data(r) not in seen]
     return _drop_conflicting_linear(results)
 
 
-def decode_image(path: str | os.PathLike[str], decoders: str = "both") -> list[dict[str, Any]]:
-    """Every barcode in an image file; ValueError with a plain message if it is not a readable image."""
+def decode_image(path: str | os.PathLike[str], decoders: str = "both", thorough: bool = True) -> list[dict[str, Any]]:
+    """Every barcode in an image file; ValueError with a plain message if it is not a readable image.
+
+    A still picture is read once, so by default (`thorough`) it gets every pass
+    of drivers.still_decoder (binarizers, upscaling, ZBar scan densities) rather
+    than the single pass a camera frame gets.
+    """
     import cv2
 
     name = os.fspath(path)
@@ -291,4 +312,8 @@ def decode_image(path: str | os.PathLike[str], decoders: str = "both") -> list[d
     image = cv2.imread(name, cv2.IMREAD_GRAYSCALE)
     if image is None or image.size == 0:
         raise ValueError(f"{name}: not an image this decoder can read (PNG, JPEG, BMP, TIFF, WebP, …)")
+    if thorough:
+        from .still_decoder import decode_still
+
+        return decode_still(image, decoders=decoders)
     return decode_frame(image, decoders=decoders)

@@ -174,3 +174,26 @@ def test_rendered_symbols_are_black_on_white_with_quiet_zone():
     assert img.dtype.name == "uint8" and img[0, 0] == 255 and img.min() == 0
     with pytest.raises(ValueError, match="unknown symbology"):
         render_symbol("maxicode", "X")
+
+
+def test_zbar_only_if_none_skips_zbar_where_zxing_read_the_frame():
+    if not camera_decoder.zbar_available():
+        pytest.skip("libzbar0 is not installed")
+    # zxing-cpp reads the QR, not the 45° EAN-13 beside it: ZBar's read comes only when it is asked every time.
+    scene = Scene([Label("qr", "HERE", x=0.2, module=5), Label("ean-13", "4006381333931", x=0.65, module=3, angle=45)],
+                  1280, 720, seed=1)
+    frame = scene.frame(0)
+    assert sorted(r["text"] for r in decode_frame(frame, decoders="both")) == ["]E04006381333931", "]Q1HERE"]
+    assert [r["text"] for r in decode_frame(frame, decoders="both", zbar_only_if_none=True)] == ["]Q1HERE"]
+    alone = Scene([Label("ean-13", "4006381333931", module=3, angle=45)], 1280, 720, seed=1).frame(0)
+    (r,) = decode_frame(alone, decoders="both", zbar_only_if_none=True)
+    assert r["decoder"] == "zbar"
+
+
+def test_without_rotation_zxing_leaves_90_degree_linear_codes_to_zbar():
+    frame = frame_with("code128", angle=90)
+    assert [r["text"] for r in decode_frame(frame, decoders="zxing")] == [CASES["code128"][1]]
+    assert decode_frame(frame, decoders="zxing", rotate=False) == []
+    if camera_decoder.zbar_available():
+        (r,) = decode_frame(frame, decoders="both", zbar_only_if_none=True, rotate=False)
+        assert r["text"] == CASES["code128"][1] and r["decoder"] == "zbar"

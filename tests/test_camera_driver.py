@@ -172,3 +172,24 @@ def test_read_on_a_closed_camera_is_gone():
 def test_describe_hides_stream_credentials():
     assert Camera("cam", {"device": "rtsp://user:secret@10.0.0.5/stream"}).describe() == "camera rtsp://…"
     assert Camera("cam", {"device": "2"}).source == 2
+
+
+def test_zbar_runs_beside_zxing_reads_on_its_cadence_so_a_code_only_zbar_reads_still_counts(tmp_path):
+    from drivers import camera_decoder
+    from drivers.camera import ZBAR_EVERY
+
+    if not camera_decoder.zbar_available():
+        pytest.skip("libzbar0 is not installed")
+    # zxing-cpp reads the QR in every frame; only ZBar reads the 45° EAN-13 (tests/test_camera_decoder.py).
+    scene = Scene([Label("qr", "HERE", x=0.2, module=5),
+                   Label("ean-13", "4006381333931", x=0.65, module=3, angle=45, appear=1)], 1280, 720, seed=1)
+    folder = write_output(scene, str(tmp_path / "frames") + "/", frames=2 * ZBAR_EVERY + 1)
+    drv = Camera("cam", {"device": folder, "fps": 30})
+    drv.open()
+    try:
+        reads = drain(drv)
+    finally:
+        drv.close()
+    frames = {r.payload: r.meta["frame"] for r in reads}
+    # confirm_frames = 2: the EAN-13 is seen by ZBar on frames ZBAR_EVERY and 2 * ZBAR_EVERY
+    assert frames == {"]Q1HERE": 0, "]E04006381333931": 2 * ZBAR_EVERY}
