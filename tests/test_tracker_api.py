@@ -229,3 +229,20 @@ def test_track_and_recall_commands(tmp_path, capsys):
     assert main(["track", "--store", url, "1Z999AA10123456784"]) == 1
     assert main(["track", "--store", url, "not a thing"]) == 2
     assert main(["recall", "--store", url, "--gtin", "1", "--lot", "x"]) == 2
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_a_delete_naming_no_children_empties_the_parent(engine, tmp_path):
+    from tracker import track
+
+    store = Store(store_url(engine, tmp_path)).open()
+    try:
+        store.ingest(event_messages("tally", "gw", [
+            aggregation(1, CARTON_URI, [UNITS[0]], wall=T0),
+            aggregation(2, PALLET_URI, [CARTON_URI], wall=T0 + 1),
+            aggregation(3, PALLET_URI, [], wall=T0 + 2, action="DELETE")]))
+        with store.db.reading() as cur:
+            links = track.chain(cur, resolve(UNITS[0]))
+        assert [link["identifier"] for link in links] == [UNITS[0], CARTON_URI]
+    finally:
+        store.close()

@@ -64,6 +64,8 @@ class Ingest:
         self.connected = False
         self.counters = {"messages": 0, "batches": 0, "acked": 0, "store_errors": 0, "connects": 0}
         self.last_error: str | None = None
+        #: why commits fail right now (None while they succeed): /healthz says so
+        self.failing: str | None = None
         self._stop = threading.Event()
         self._broker_index = 0
         self._writer = threading.Thread(target=self._write_loop, name="tracker-writer", daemon=True)
@@ -148,10 +150,11 @@ class Ingest:
         while True:
             try:
                 self.store.ingest([m for m, _, _ in items])
+                self.failing = None
                 break
             except Exception as exc:  # the database is away or refused: count, keep the batch, retry
                 self.counters["store_errors"] += 1
-                self.last_error = f"store: {exc}"
+                self.last_error = self.failing = f"store: {exc}"
                 log.error("commit failed, retrying in %.1fs: %s", delay, exc)
                 if self._stop.wait(delay):
                     return  # stopping: unacknowledged, so the broker delivers them again

@@ -44,6 +44,8 @@ class Tracker:
         problems = []
         if not self.ingest.connected:
             problems.append(f"not connected to the broker ({self.ingest.last_error or 'connecting'})")
+        if self.ingest.failing:
+            problems.append(f"commits failing, messages wait unacknowledged ({self.ingest.failing[:300]})")
         try:
             self.store.db.schema_version()
         except Exception as exc:  # the answer to /healthz is the reason

@@ -50,23 +50,21 @@ def history(cur: Cursor, spellings: Sequence[str], limit: int = HISTORY_LIMIT) -
 
 
 def container(cur: Cursor, spellings: Sequence[str]) -> tuple[str, dict[str, Any]] | None:
-    """The parent it is in now, by the latest aggregation naming it as a child, and that event."""
-    row = cur.one(f"SELECT e.body, e.record_time, e.action, e.event_time FROM events e JOIN identifiers i ON "
-                  f"i.event = e.id WHERE i.value IN ({_marks(spellings)}) AND i.role IN ({_marks(CHILD_ROLES)}) "
-                  f"AND e.type = 'AggregationEvent' ORDER BY e.event_time DESC, e.id DESC LIMIT 1",
-                  [*spellings, *CHILD_ROLES])
-    if row is None or row[2] == "DELETE":
+    """The parent it is in now, by the latest aggregation naming it as a child, and that event. One query:
+    the answer also says whether a later DELETE naming no children emptied that parent."""
+    row = cur.one(
+        f"SELECT e.body, e.record_time, e.action, EXISTS (SELECT 1 FROM identifiers p JOIN identifiers pd ON "
+        f"pd.value = p.value AND pd.role = 'parentID' JOIN events d ON d.id = pd.event WHERE p.event = e.id AND "
+        f"p.role = 'parentID' AND d.action = 'DELETE' AND d.event_time > e.event_time AND NOT EXISTS (SELECT 1 "
+        f"FROM identifiers c WHERE c.event = d.id AND c.role IN ({_marks(CHILD_ROLES)}))) FROM events e JOIN "
+        f"identifiers i ON i.event = e.id WHERE i.value IN ({_marks(spellings)}) AND i.role IN "
+        f"({_marks(CHILD_ROLES)}) AND e.type = 'AggregationEvent' ORDER BY e.event_time DESC, e.id DESC LIMIT 1",
+        [*CHILD_ROLES, *spellings, *CHILD_ROLES])
+    if row is None or row[2] == "DELETE" or row[3]:
         return None
     event = json.loads(row[0])
     parent = event.get("parentID")
     if not isinstance(parent, str):
-        return None
-    # A later DELETE of the parent with no children listed empties it.
-    emptied = cur.one("SELECT 1 FROM events e JOIN identifiers i ON i.event = e.id WHERE i.value = ? AND "
-                      "i.role = 'parentID' AND e.action = 'DELETE' AND e.event_time > ? AND NOT EXISTS "
-                      "(SELECT 1 FROM identifiers c WHERE c.event = e.id AND c.role IN ('childEPC', "
-                      "'childEPCClass'))", (parent, row[3]))
-    if emptied:
         return None
     event.pop("@context", None)
     event["recordTime"] = epcis.display_time(row[1])
