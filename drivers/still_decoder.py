@@ -33,6 +33,8 @@ from . import camera_decoder as cd
 
 #: upscale pictures whose longer side is at most this (a 4,000-pixel phone photo needs none, and 4x the pixels)
 UPSCALE_MAX_SIDE = 1600
+#: … and 3x at most this (a 240-pixel phone thumbnail of a glared label: ean13-4 in tests/data/images)
+UPSCALE_3X_MAX_SIDE = 800
 #: ZBar scan densities tried on the picture as it is
 ZBAR_DENSITIES = (3, 2, 4)
 #: scan lines a ZBar read must be seen on (zbar_symbol_get_quality)
@@ -126,6 +128,10 @@ def _passes(gray: Any, decoders: str) -> list[tuple[str, Callable[[], list[dict[
         for density in (3, 2):
             passes.append((f"zbar-equalised-2x-density-{density}", lambda density=density: _zbar(
                 _upscaled(equalised(), 2), 0, 0, linear_only=True, density=density, scale=2)))
+    if zbar and max(gray.shape) <= UPSCALE_3X_MAX_SIDE:
+        for density in (3, 2):
+            passes.append((f"zbar-equalised-3x-density-{density}", lambda density=density: _zbar(
+                _upscaled(equalised(), 3), 0, 0, linear_only=True, density=density, scale=3)))
     return passes
 
 

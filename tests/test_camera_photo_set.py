@@ -25,7 +25,7 @@ from drivers.still_decoder import key
 SET = Path(__file__).parent / "data" / "images" / "zxing-blackbox"
 
 #: pictures read with the right value, per set, by decode_image's default (all passes, both decoders)
-FLOOR = {"ean13-2": 28, "ean13-4": 19, "qrcode-3": 42, "qrcode-4": 40, "qrcode-5": 19, "datamatrix-2": 18}
+FLOOR = {"ean13-2": 28, "ean13-4": 21, "qrcode-3": 42, "qrcode-4": 40, "qrcode-5": 19, "datamatrix-2": 18}
 #: the Japanese book in ean13-2 carries two EAN-13 (ISBN and price); pictures of it show both
 SAME_COVER = {"9784872348880", "1920081045006"}
 
@@ -80,5 +80,5 @@ def test_all_passes_read_more_than_one_pass_of_either_decoder_alone():
                           "zbar": {"decoders": "zbar", "thorough": False},
                           "camera": {"decoders": "both", "thorough": False}}.items():
             totals[label] += score(name, **kw)[0]
-    # the EAN-13 photos: all passes 47/50; one zxing-cpp pass 30, one ZBar pass 40, the camera's frame pass 45
+    # the EAN-13 photos: all passes 49/50; one zxing-cpp pass 30, one ZBar pass 40, the camera's frame pass 45
     assert max(totals.values()) < FLOOR["ean13-2"] + FLOOR["ean13-4"]
