@@ -99,6 +99,8 @@ class Ingest:
         if self.v5:
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = int(self.config.tracker["session_expiry"])
+            # Unacknowledged messages in hand are bounded: a slow store leaves the backlog with the broker.
+            props.ReceiveMaximum = min(65535, 4 * self.batch)
             args.update(clean_start=False, properties=props)
         return args
 
