@@ -10,6 +10,8 @@ changed one is rebuilt. To add a feature, add a function here and call it from `
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -22,6 +24,10 @@ if TYPE_CHECKING:
 GPS_DRIVERS = {"nmea", "gpsd"}
 IDLE_TICK = 0.5
 CARGO_KEY = "cargo"
+MANIFEST_KEY = "manifest"
+MANIFEST_REPORT = "manifest-report"
+
+log = logging.getLogger("tally")
 
 
 @dataclass
@@ -35,6 +41,8 @@ class Parts:
     cleanups: list[Callable[[], Any]] = field(default_factory=list)
     bind: list[Callable[[Pipeline], None]] = field(default_factory=list)
     command_handler: Callable[[str, bytes], None] | None = None
+    #: messages on other topics under the gateway's own: last topic level -> handler(payload)
+    topics: dict[str, Callable[[bytes], None]] = field(default_factory=dict)
 
 
 def build(daemon: "Daemon") -> tuple[Pipeline, Parts]:
@@ -42,10 +50,12 @@ def build(daemon: "Daemon") -> tuple[Pipeline, Parts]:
     parts = Parts()
     gps(daemon, parts)
     rfid(daemon, parts)
+    manifests(daemon, parts)
     assert daemon.outbox is not None
     pipeline = Pipeline(daemon.config, daemon.outbox, daemon.state, daemon.outcomes, parts.extensions)
     for bind in parts.bind:
         bind(pipeline)
+    feedback(daemon, parts)
     return pipeline, parts
 
 
@@ -111,3 +121,86 @@ def rfid(daemon: "Daemon", parts: Parts) -> None:
     parts.tick_interval = min(parts.tick_interval, service.tick_interval)
     parts.cleanups.append(service.flush)
     parts.status["rfid"] = service.status
+
+
+def manifests(daemon: "Daemon", parts: Parts) -> None:
+    """The active manifest (gateway/manifest.py): from the retained topic, checked on every scan."""
+    from .manifest import ManifestBoard
+
+    outbox = daemon.outbox
+    assert outbox is not None
+
+    def new_board() -> ManifestBoard:
+        board = ManifestBoard(save=lambda record: outbox.put_state(MANIFEST_KEY, record))
+        board.restore(outbox.load_state(MANIFEST_KEY))  # the progress the outbox holds, after a restart
+        return board
+
+    board = daemon.state.part("manifest", new_board)
+    places = {d.name: (d.read_point, d.biz_location) for d in daemon.config.devices}
+    board.places = lambda device: places.get(device, ())
+    parts.extensions.append(Extension(manifest=board))
+
+    def send_reports(now: float) -> None:
+        report = board.tick(now)
+        if report is not None:
+            log.info("manifest %r expired: %d of %d seen", report["name"], report["seen"], report["expected"])
+        publisher = daemon.publisher
+        for report in list(board.reports):
+            # retained: the centre finds the last report even if it was not listening
+            if publisher is None or not publisher.publish_transient(MANIFEST_REPORT, report, retain=True):
+                return  # sent once the broker is back (the report is kept with the manifest's state)
+            board.report_sent(report)
+
+    def on_manifest(payload: bytes) -> None:
+        log.info("%s", board.receive(payload, time.time()))
+        send_reports(time.time())
+
+    board.on_close = lambda: send_reports(time.time())
+    parts.ticks.append(send_reports)
+    parts.topics["manifest"] = on_manifest
+    parts.status["manifest"] = board.status
+
+
+def feedback(daemon: "Daemon", parts: Parts) -> None:
+    """Feedback channels (gateway/feedback/): outcome observers, each hardware one in its own thread."""
+    from .feedback import FEEDBACK_DEFAULTS
+    from .feedback.gpio import IndicatorChannel
+    from .feedback.mqtt import MqttFeedback
+    from .feedback.serial import SerialFeedback
+
+    config = daemon.config
+    settings = config.extra.get("feedback") or FEEDBACK_DEFAULTS
+    queue = int(settings["queue"])
+
+    def driver_of(name: str) -> Any:
+        return next((r.driver for r in daemon.runners if r.state.name == name), None)
+
+    channels: list[Any] = []
+    serial = SerialFeedback(config, driver_of, queue)
+    if serial.workers:
+        channels.append(serial)
+    channels.extend(IndicatorChannel(indicator, queue) for indicator in config.extra.get("indicator", ()))
+    if settings["mqtt"]:
+        channels.append(MqttFeedback(config.gateway_id, lambda: daemon.publisher))
+    unsubscribe = [daemon.outcomes.subscribe(channel) for channel in channels]
+
+    def stop_all() -> None:
+        for channel in channels:
+            stop = getattr(channel, "stop", None)
+            if stop is not None:
+                stop()
+
+    async def cleanup() -> None:
+        for undo in unsubscribe:
+            undo()
+        await asyncio.to_thread(stop_all)  # a pattern or a write in progress must not hold the loop
+
+    def status() -> dict[str, Any]:
+        rows: list[dict[str, Any]] = []
+        for channel in channels:
+            got = channel.status()
+            rows.extend(got if isinstance(got, list) else [got])
+        return {"channels": rows}
+
+    parts.cleanups.append(cleanup)
+    parts.status["feedback"] = status

@@ -158,8 +158,9 @@ MODE = {
     "text": Option(str, REQUIRED, doc="the barcode's exact text"),
     "biz_step": Option(str, None, _cbv(BIZ_STEPS, "bizStep")),
     "disposition": Option(str, None, _cbv(DISPOSITIONS, "disposition")),
-    "action": Option(str, "mode", _choice("mode", "pack-start", "pack-close", "pack-cancel"),
-                     doc="pack-start, then the pallet SSCC and its contents, then pack-close: an AggregationEvent"),
+    "action": Option(str, "mode", _choice("mode", "pack-start", "pack-close", "pack-cancel", "manifest-close"),
+                     doc="pack-start, then the pallet SSCC and its contents, then pack-close: an AggregationEvent; "
+                         "manifest-close: close the active manifest and publish its report"),
     "devices": Option(list, [], doc="devices it applies to; empty = all"),
 }
 def _listen(value: Any) -> str | None:
@@ -470,3 +471,7 @@ def load(path: str | Path) -> Config:
 from gateway.gps.settings import validate_geofences, validate_gps  # noqa: E402
 
 EXTRA_SECTIONS.update({"gps": validate_gps, "geofence": validate_geofences})
+from gateway.feedback import validate_feedback  # noqa: E402
+from gateway.feedback.gpio import validate_indicators  # noqa: E402
+
+EXTRA_SECTIONS.update({"feedback": validate_feedback, "indicator": validate_indicators})

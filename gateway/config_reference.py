@@ -78,6 +78,12 @@ def render() -> str:
         out += [f"## {title}", "", *table(spec), ""]
     out += ["## [[geofence]]", "", "| key | type | default | what |", "|---|---|---|---|"]
     out += [f"| `{k}` | {t} | {d} | {w} |" for k, t, d, w in GEOFENCE_DOC]
+    from gateway.feedback import FEEDBACK, INDICATOR_DOC
+
+    out += ["", "## [feedback]", "", *table(FEEDBACK), "", "## [[indicator]]", "",
+            "A stack light or buzzer on GPIO lines (libgpiod; `pip install 'tally[gpio]'`).", "",
+            "| key | type | default | what |", "|---|---|---|---|"]
+    out += [f"| `{k}` | {t} | {d} | {w} |" for k, t, d, w in INDICATOR_DOC]
     out += ["", "## [[mode]]", "", "Mode barcodes: scanning `text` on a device switches it.", "", *table(config.MODE), ""]
     out += ["## [[device]]", "", "Keys every device has:", "", *table(config.DEVICE_COMMON), ""]
     for name in sorted(drivers.REGISTRY):

@@ -303,6 +303,10 @@ class Daemon:
     # ---- status -------------------------------------------------------------------------
 
     def _on_command(self, topic: str, payload: bytes) -> None:
+        on_topic = self.parts.topics.get(topic.rsplit("/", 1)[-1])
+        if on_topic is not None:  # e.g. the retained manifest (assembly.manifests)
+            on_topic(payload)
+            return
         handler = self.parts.command_handler
         if handler is not None:
             handler(topic, payload)

@@ -236,6 +236,22 @@ class StatusCollector:
         event_time = _timestamp((s.get("last_event") or {}).get("time"))
         if event_time is not None:
             yield gauge("tally_last_event_timestamp_seconds", "eventTime of the last event accepted", event_time)
+        active = (s.get("manifest") or {}).get("active")
+        if isinstance(active, dict):
+            for key, doc in (("expected", "units the active manifest expects"),
+                             ("seen", "of those, seen so far"), ("extra", "scans not on the active manifest")):
+                family = gauge(f"tally_manifest_{key}", doc, labels=["manifest"])
+                family.add_metric([str(active.get("name"))], active.get(key) or 0)
+                yield family
+        channels = (s.get("feedback") or {}).get("channels") or []
+        if channels:
+            signals = CounterMetricFamily("tally_feedback_signals", "feedback signals per channel: sent, failed "
+                                          "(the write failed) or dropped (its queue was full)",
+                                          labels=["channel", "result"])
+            for row in channels:
+                for result in ("sent", "failed", "dropped"):
+                    signals.add_metric([str(row.get("channel")), result], row.get(result) or 0)
+            yield signals
         gps = s.get("gps")
         if isinstance(gps, dict):
             fix = (gps.get("fix") or {}) if "fix" in gps else gps

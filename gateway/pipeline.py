@@ -267,6 +267,11 @@ class Pipeline:
             self.outcomes.publish(Outcome(outcomes.PACK_OPEN, device, mode.text, read_wall=read.wall))
         elif mode.action == "pack-close":
             self.close_session(read)
+        elif mode.action == "manifest-close":
+            close = getattr(self.manifest, "close_by", None)
+            report = close(f"closed by mode barcode on {device}") if close is not None else None
+            self.outcomes.publish(Outcome(outcomes.MODE, device, mode.text, read_wall=read.wall,
+                                          manifest=report["name"] if report else None))
         elif mode.action == "pack-cancel":
             if self.state.sessions.pop(device, None) is not None:
                 self._save_sessions()

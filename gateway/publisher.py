@@ -115,6 +115,7 @@ class Publisher:
         self.topics = {s: f"{root}/{gid}/{s}" for s in ("events", "positions", "rejects")}
         self.status_topic = f"{root}/{gid}/status"
         self.command_topic = f"{root}/{gid}/commands"
+        self.manifest_topic = f"{root}/{gid}/manifest"  # retained, from the centre (gateway/manifest.py)
         self.window = int(config.mqtt["window"])
         self.link = LinkState(since=time.time())
         self.published = 0
@@ -407,6 +408,8 @@ class Publisher:
             userdata["connected"] = True
             if self.on_message is not None and self.config.status.get("commands", True):
                 c.subscribe(self.command_topic, qos=1)
+            if self.on_message is not None:
+                c.subscribe(self.manifest_topic, qos=1)
             c.subscribe(self.status_topic, qos=0)  # another gateway with our id shows up here
             max_packet = getattr(properties, "MaximumPacketSize", None) if properties is not None else None
             receive_max = getattr(properties, "ReceiveMaximum", None) if properties is not None else None
@@ -447,8 +450,8 @@ class Publisher:
                     if isinstance(other, str) and other != self.instance:
                         loop.call_soon_threadsafe(self._other_instance, other)
                 return
-            if message.retain:
-                # A retained command would run again on every reconnect.
+            if message.retain and message.topic != self.manifest_topic:
+                # A retained command would run again on every reconnect (a manifest is retained on purpose).
                 log.warning("ignored a retained message on the command topic")
                 return
             if self.on_message is not None:

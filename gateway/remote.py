@@ -8,6 +8,8 @@ A command is JSON `{"id": "...", "command": "...", "args": {...}}`; its result g
     reload     -> re-read the config file (the SIGHUP path); ok once the new config runs
     set-mode   args {"device", "biz_step"?, "disposition"?} or {"device", "reset": true}: the device's
                current mode, as a mode barcode sets it (until the next mode scan, reload or restart)
+    manifest-close  -> {"closed": name, "report": {...}}: close the active manifest; its report also goes,
+               retained, to `{root}/{id}/manifest-report`
 
 Anything else is refused with an error result. Payloads are data: parsed as JSON, checked field by
 field against fixed types and the same CBV vocabulary the config uses, never passed to a shell, eval
@@ -76,6 +78,7 @@ class RemoteCommands:
             "status": (self.status, set()),
             "reload": (self.reload, set()),
             "set-mode": (self.set_mode, {"device", "biz_step", "disposition", "reset"}),
+            "manifest-close": (self.manifest_close, set()),
         }
 
     def __call__(self, topic: str, payload: bytes) -> None:
@@ -232,6 +235,13 @@ class RemoteCommands:
         where = pipeline.where(device)
         log.info("%s: mode set remotely (bizStep %s, disposition %s)", device, where.biz_step, where.disposition)
         return {"device": device, "biz_step": where.biz_step, "disposition": where.disposition}
+
+    def manifest_close(self, args: dict[str, Any]) -> dict[str, Any]:
+        board = self.daemon.state.parts.get("manifest")
+        if board is None or board.progress is None:
+            raise Refused("manifest-close: no manifest is active")
+        report = board.close_by("closed by remote command")
+        return {"closed": report["name"] if report else None, "report": report}
 
     # ---- answering -------------------------------------------------------------------------------
 

@@ -3,6 +3,9 @@
     tally simulate serial-scanner --rate 2                   # generated GS1 labels, forever
     tally simulate serial-scanner --file labels.txt          # one scan per line
     echo "]C10109506000134352" | tally simulate serial-scanner --stdin
+
+What the host sends back (feedback commands: beeps, LED, "bad read") is recorded with the time it
+arrived, in `received`, so tests can assert the signals and their order.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import argparse
 import sys
 import threading
 import time
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .labels import labels as generated_labels
 from .pty_device import PtyDevice
@@ -25,8 +28,11 @@ class SerialScannerSimulator:
         self.terminator = TERMINATORS[terminator]
         self.char_delay = char_delay
         self.sent = 0
+        self.received: list[tuple[float, bytes]] = []   # (time.time(), bytes) as the host wrote them
+        self.on_receive: Callable[[bytes], None] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listener: threading.Thread | None = None
 
     @property
     def path(self) -> str:
@@ -34,7 +40,36 @@ class SerialScannerSimulator:
 
     def start(self) -> "SerialScannerSimulator":
         self.pty.plug()
+        self._listener = threading.Thread(target=self._listen, name="serial-scanner-sim-rx", daemon=True)
+        self._listener.start()
         return self
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            if not self.pty.plugged:
+                self._stop.wait(0.05)
+                continue
+            try:
+                data = self.pty.read(4096, timeout=0.05)
+            except (OSError, ValueError):  # unplugged under us
+                continue
+            if data:
+                self.received.append((time.time(), data))
+                if self.on_receive is not None:
+                    self.on_receive(data)
+
+    def host_bytes(self) -> bytes:
+        """Everything the host sent, in order."""
+        return b"".join(data for _, data in list(self.received))
+
+    def wait_received(self, data: bytes, count: int = 1, timeout: float = 10.0) -> bool:
+        """Until the host has sent `data` at least `count` times."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.host_bytes().count(data) >= count:
+                return True
+            time.sleep(0.01)
+        return self.host_bytes().count(data) >= count
 
     def scan(self, text: str | bytes) -> None:
         """Send one scan as the scanner would (text + terminator)."""
@@ -77,6 +112,8 @@ class SerialScannerSimulator:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
+        if self._listener is not None:
+            self._listener.join(5)
         self.pty.close()
 
     def __enter__(self) -> "SerialScannerSimulator":

@@ -142,7 +142,8 @@ def test_every_internal_reference_resolves_and_channels_are_consistent():
 def test_channels_cover_the_topics_of_the_readme():
     # The README's table and the document describe one contract.
     documented = {c["address"].rsplit("/", 1)[1] for c in document()["channels"].values()}
-    assert {"events", "positions", "rejects", "status", "commands", "command-results"} <= documented
+    assert {"events", "positions", "rejects", "status", "commands", "command-results", "feedback", "manifest",
+            "manifest-report"} <= documented
     assert channel_of("tally/dock-01/events") == "events"
     assert channel_of("tally/dock-01/events/extra") is None
 
@@ -171,7 +172,9 @@ GOOD_COMMANDS = [
                                                      "disposition": "in_transit"}},
     {"id": "c-reset", "command": "set-mode", "args": {"device": "door-1", "reset": True}},
     {"id": "c-reload", "command": "reload"},
+    {"id": "c-manifest", "command": "manifest-close"},
 ]
+MANIFEST = {"name": "truck-asyncapi", "devices": ["door-1"], "expected": [{"sscc": SSCC}, {"gtin": GTIN, "quantity": 2}]}
 BAD_COMMANDS: list[dict | bytes] = [
     {"id": "c-shell", "command": "rm -rf /"},
     {"id": "c-nodev", "command": "set-mode", "args": {"device": "door-1"}},
@@ -193,8 +196,11 @@ def test_everything_a_gateway_publishes_matches_the_document(tmp_path, mosquitto
                      {"name": "gps", "driver": "nmea", "port": gps.path}],
             modes=[{"text": "PACK-START", "action": "pack-start"}, {"text": "PACK-CLOSE", "action": "pack-close"}],
             extra={"gateway": {"company_prefixes": ["0614141"]}, "gps": {"min_interval_s": 1, "min_distance_m": 5}})
+        commander.client.publish("tally/test-gw/manifest", json.dumps(MANIFEST), qos=1,
+                                 retain=True).wait_for_publish(5)
         gw = gateway_process(config)
         assert gw.wait_log("door-1: open", 15) and gw.wait_log("gps: open", 15), gw.log()
+        assert gw.wait_log("manifest 'truck-asyncapi' active", 15), gw.log()
         good_scans = [f"]d201{GTIN}21S000001", f"]C101{GTIN}17271231" + "10LOT42\x1d3012", f"]C100{SSCC}",
                       "PACK-START", f"]C100{SSCC}", f"]d201{GTIN}21S000002", "PACK-CLOSE"]
         bad_scans = [b"\xff\xfe\x00binary", f"]C101{GTIN[:-1]}9", "hello, not a barcode", "\x1b[31m;rm -rf /\x07"]
@@ -205,7 +211,8 @@ def test_everything_a_gateway_publishes_matches_the_document(tmp_path, mosquitto
         expected_results = len(GOOD_COMMANDS) + len(BAD_COMMANDS)
         assert subscriber.wait_for(lambda s: len(s.on("events")) >= 5 and len(s.on("rejects")) >= 4
                                    and len(s.on("positions")) >= 2
-                                   and len(s.on("command-results")) >= expected_results, 30), gw.log()[-3000:]
+                                   and len(s.on("command-results")) >= expected_results
+                                   and s.on("manifest-report") and s.on("feedback"), 30), gw.log()[-3000:]
         gw.kill()  # the broker publishes the last will at once: the socket closed without DISCONNECT
         assert subscriber.wait_for(lambda s: any(m.get("reason") == "lost" for m in s.on("status")), 15)
         again = gateway_process(config)
@@ -230,7 +237,7 @@ def test_everything_a_gateway_publishes_matches_the_document(tmp_path, mosquitto
     for channel, messages in by_channel.items():
         validator = message_schema(channel)
         for topic, body in messages:
-            if channel == "commands":
+            if channel in ("commands", "manifest"):
                 continue  # what we sent, checked below
             found = problems(validator, body)
             assert not found, f"{topic}: " + "; ".join(found) + "\n" + json.dumps(body)[:2000]
@@ -241,6 +248,8 @@ def test_everything_a_gateway_publishes_matches_the_document(tmp_path, mosquitto
         assert not problems(commands, command), command
     for command in BAD_COMMANDS:
         assert problems(commands, command if isinstance(command, dict) else command.decode()), command
+    assert not problems(message_schema("manifest"), MANIFEST)
+    assert {f["kind"] for f in subscriber.on("feedback")} >= {"accepted", "rejected", "pack-open", "pack-close"}
     results = {r["id"]: r for r in subscriber.on("command-results")}
     assert all(results[c["id"]]["ok"] for c in GOOD_COMMANDS), results
     assert not any(results[c["id"]]["ok"] for c in BAD_COMMANDS if isinstance(c, dict)), results

@@ -104,7 +104,8 @@ def test_scans_become_valid_epcis_events(tmp_path, mosquitto, subscriber, scanne
     status = [json.loads(p) for t, p, _ in subscriber.messages if t == "tally/test-gw/status"]
     assert status and status[0]["state"] == "online"
     # Barcode content never reaches a topic.
-    assert all(t.split("/")[-1] in ("events", "status", "rejects", "positions") for t, _, _ in subscriber.messages)
+    assert all(t.split("/")[-1] in ("events", "status", "rejects", "positions", "feedback")
+               for t, _, _ in subscriber.messages)
     assert gw.terminate() == 0
     assert "Traceback" not in gw.log()
 

@@ -105,6 +105,17 @@ function render(s) {
   $("last-event").textContent = e ? e.type + " from " + e.device + " at " + e.time + " (" + e.eventID + ")" : "none";
   $("counters").textContent = Object.entries(s.counters || {}).map(([k, n]) => k + " " + n).join(", ") || "-";
   $("gps").textContent = gpsText(s.gps);
+  $("manifest").textContent = manifestText(s.manifest);
+  $("feedback").textContent = ((s.feedback || {}).channels || []).map((c) =>
+    c.channel + " " + c.sent + " sent" + (c.failed ? ", " + c.failed + " FAILED" : "") +
+    (c.dropped ? ", " + c.dropped + " dropped" : "") + (c.error ? " (" + c.error + ")" : "")).join("; ") || "-";
+}
+
+function manifestText(m) {
+  const a = m && m.active;
+  if (!a) return "no manifest" + (m && m.reports_waiting ? " (" + m.reports_waiting + " reports waiting for the broker)" : "");
+  return a.name + ": " + a.seen + " of " + a.expected + (a.complete ? ", COMPLETE" : "") +
+    (a.extra ? ", " + a.extra + " not on it" : "") + (a.expires ? ", expires " + a.expires : "");
 }
 
 function gpsText(g) {

@@ -1,0 +1,95 @@
+"""End to end: scans on a pty scanner -> the real daemon -> signals back on the scanner, on a GPIO
+stand-in and on `{root}/{id}/feedback`, checked against a manifest published retained on a real mosquitto."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.gateway import write_config
+
+pytestmark = pytest.mark.slow
+
+SSCC_A = "106141411234567897"
+SSCC_B = "006141411234567890"
+SSCC_C = "306141411234567892"
+ACK, NAK, DUP, WRONG, DONE = b"\x06", b"\x15", b"DUP\r", b"\x1bWRONG\r", b"MODE\r"
+
+
+def in_outbox_or_published(data_dir: Path, subscriber, raw: str) -> bool:
+    """The event is committed: still in the outbox file, or already acknowledged by the broker."""
+    if any(e.get("tally:raw") == raw for e in subscriber.on("events")):
+        return True
+    conn = sqlite3.connect(f"file:{data_dir / 'outbox.sqlite3'}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = conn.execute("SELECT payload FROM outbox WHERE stream='events'").fetchall()
+    finally:
+        conn.close()
+    if any(json.loads(p).get("tally:raw") == raw for (p,) in rows):
+        return True
+    return any(e.get("tally:raw") == raw for e in subscriber.on("events"))
+
+
+def test_good_bad_duplicate_and_unexpected_scans(tmp_path, mosquitto, subscriber, scanner, gateway_process):
+    manifest = {"name": "truck-0815", "devices": ["door-1"], "expected": [{"sscc": SSCC_A}, {"sscc": SSCC_C}]}
+    subscriber.client.publish("tally/test-gw/manifest", json.dumps(manifest), qos=1, retain=True).wait_for_publish(5)
+    gpio = tmp_path / "gpio.jsonl"
+    data_dir = tmp_path / "data"
+    device = {"name": "door-1", "driver": "serial-scanner", "port": scanner.path, "biz_step": "shipping",
+              "dedupe_ms": 10_000,
+              "feedback": {"accepted": "\u0006", "rejected": "\u0015", "duplicate": "DUP\r",
+                           "unexpected": "\u001bWRONG\r", "mode": "MODE\r"}}
+    raw = (f'\n[[indicator]]\nname = "door-1-light"\nchip = "record:{gpio}"\ndevices = ["door-1"]\n'
+           'accepted = { line = 17, ms = 20 }\nunexpected = { line = 27, ms = 10, blink = 3 }\n')
+    config = write_config(tmp_path / "tally.toml", broker_port=mosquitto.port, data_dir=data_dir, devices=[device],
+                          modes=[{"text": "CLOSE-MANIFEST", "action": "manifest-close"}], raw=raw)
+
+    committed_at_ack: list[bool] = []
+    ack_seen = threading.Event()
+
+    def on_receive(data: bytes) -> None:
+        if ACK in data and not ack_seen.is_set():
+            committed_at_ack.append(in_outbox_or_published(data_dir, subscriber, f"]C100{SSCC_A}"))
+            ack_seen.set()
+
+    scanner.on_receive = on_receive
+    gw = gateway_process(config)
+    assert gw.wait_log("door-1: open", 15), gw.log()
+    assert gw.wait_log("manifest 'truck-0815' active", 15), gw.log()
+
+    expected = b""
+    for text, signal in ((f"]C100{SSCC_A}", ACK), ("NOT-A-LABEL", NAK), (f"]C100{SSCC_A}", DUP),
+                         (f"]C100{SSCC_B}", WRONG)):
+        scanner.scan(text)
+        expected += signal
+        assert scanner.wait_received(signal, expected.count(signal)), (scanner.host_bytes(), gw.log())
+        assert scanner.host_bytes() == expected, gw.log()  # the right signal, in order, nothing else
+    assert committed_at_ack == [True], "the accepted signal came before the event was committed"
+
+    assert subscriber.wait_for(lambda s: len(s.on("feedback")) >= 4), subscriber.messages
+    feedback = subscriber.on("feedback")
+    assert [f["kind"] for f in feedback[:4]] == ["accepted", "rejected", "duplicate", "unexpected"]
+    assert feedback[0]["manifest"] == "truck-0815" and feedback[0]["seq"] >= 1
+    assert feedback[1]["reason"]
+    events = subscriber.wait_events(2)
+    marks = {e["tally:raw"]: e.get("tally:manifest") for e in events}
+    assert marks[f"]C100{SSCC_A}"] == {"name": "truck-0815", "expected": True}
+    assert marks[f"]C100{SSCC_B}"] == {"name": "truck-0815", "expected": False}
+
+    scanner.scan("CLOSE-MANIFEST")
+    assert scanner.wait_received(DONE), gw.log()
+    assert subscriber.wait_for(lambda s: s.on("manifest-report")), gw.log()
+    [report] = subscriber.on("manifest-report")
+    assert report["name"] == "truck-0815" and report["expected"] == 2 and report["seen"] == 1
+    assert report["missing"] == [{"sscc": SSCC_C, "quantity": 1}]
+    assert report["extra"] == [{"sscc": SSCC_B, "count": 1}]
+    assert report["reason"] == "closed by mode barcode on door-1"
+    assert gw.terminate() == 0
+
+    changes = [json.loads(line) for line in gpio.read_text().splitlines()]
+    on = [(c["line"]) for c in changes if c["on"]]
+    assert on == [17, 27, 27, 27], changes
