@@ -92,3 +92,29 @@ def test_a_sigkill_loses_nothing_and_sigterm_exits_clean(mosquitto, tmp_path):
         pub.loop_stop()
         pub.disconnect()
         first.close()
+
+
+def test_the_tracker_comes_back_after_a_broker_restart(mosquitto, tmp_path):
+    db = tmp_path / "tracker.sqlite3"
+    config = write_tracker_config(tmp_path / "tracker.toml", mosquitto.port, f"sqlite:{db}")
+    tracker = TrackerProcess(config, tmp_path / "tracker.log")
+    try:
+        assert tracker.wait_log("connected to the broker"), tracker.log_path.read_text()
+        mosquitto.stop()
+        assert tracker.wait_log("broker link lost"), tracker.log_path.read_text()
+        mosquitto.start()  # same port, no memory of the session: the tracker subscribes again
+        deadline = time.monotonic() + 20
+        while tracker.log_path.read_text().count("connected to the broker") < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        pub = publisher(mosquitto.port)
+        try:
+            publish_all(pub, [("tally/gw-1/events", object_event(1, ["urn:epc:id:sgtin:0614141.107346.1"]))])
+            assert wait_count(db, 1) == 1, tracker.log_path.read_text()[-2000:]
+        finally:
+            pub.loop_stop()
+            pub.disconnect()
+        tracker.proc.send_signal(signal.SIGTERM)
+        assert tracker.proc.wait(20) == 0
+    finally:
+        tracker.close()
