@@ -5,7 +5,7 @@
     ./dev bench --quick                  # smaller counts, for a smoke run
     ./dev bench backlog --backlog 1000000
 
-Scenarios: throughput, latency, backlog, footprint, fsync, nmea, rfid, camera. Each figure sits beside
+Scenarios: throughput, latency, feedback, backlog, footprint, fsync, nmea, rfid, camera. Each figure sits beside
 a baseline measured in the same run. Every process a scenario starts is ended by it (or, if it fails
 or overruns its time limit, by this runner, by pid).
 """
@@ -30,6 +30,7 @@ import common  # noqa: E402
 SCENARIOS: dict[str, tuple[str, int]] = {
     "throughput": ("bench_throughput", 300),
     "latency": ("bench_latency", 180),
+    "feedback": ("bench_feedback", 120),
     "backlog": ("bench_backlog", 3600),
     "footprint": ("bench_footprint", 180),
     "fsync": ("bench_fsync", 180),
@@ -39,7 +40,7 @@ SCENARIOS: dict[str, tuple[str, int]] = {
     "tracker": ("bench_tracker", 1200),
 }
 #: run by a plain `./dev bench`, the 1,000,000-event backlog last (~2 minutes of the ~5.5 here)
-DEFAULT = ["throughput", "latency", "footprint", "fsync", "nmea", "rfid", "camera", "backlog"]
+DEFAULT = ["throughput", "latency", "feedback", "footprint", "fsync", "nmea", "rfid", "camera", "backlog"]
 
 
 class Overrun(Exception):
