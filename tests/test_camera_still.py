@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import cv2
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers import camera_decoder, still_decoder
 from drivers.camera_decoder import decode_image
@@ -76,3 +79,14 @@ def test_every_decoder_choice_reads_a_clean_label_once(decoders, tmp_path):
     assert sorted(r["text"] for r in decode_image(path, decoders=decoders)) == want
     with pytest.raises(ValueError):
         decode_still(scene.frame(0), decoders="all")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 48), st.integers(1, 48), st.sampled_from([None, 3, 4]), st.integers(0, 2**32 - 1))
+def test_any_small_picture_gives_a_list_never_an_exception(height, width, channels, seed):
+    rng = np.random.default_rng(seed)
+    shape = (height, width) if channels is None else (height, width, channels)
+    picture = rng.integers(0, 256, shape, dtype=np.uint8)
+    results = decode_still(picture)
+    assert isinstance(results, list)
+    assert len({key(r) for r in results}) == len(results)
