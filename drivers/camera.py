@@ -19,9 +19,9 @@ from .base import DeviceGone, DeviceUnavailable, Driver, Option, Read, in_range,
 
 log = logging.getLogger(__name__)
 
-#: Every ZBAR_EVERY-th decoded frame gets the full search: zxing-cpp also
-#: scanning columns (linear codes turned by 90°) and, with decoders = "both",
-#: ZBar whatever zxing-cpp read. The frames between get zxing-cpp's row scan
+#: With decoders = "both" (the default), every ZBAR_EVERY-th decoded frame gets
+#: the full search: zxing-cpp also scanning columns (linear codes turned by 90°)
+#: and ZBar whatever zxing-cpp read. The frames between get zxing-cpp's row scan
 #: (under half its time on 1280x720) and ZBar only where zxing-cpp read nothing,
 #: which is where ZBar adds reads (it scans columns too). A code only the full
 #: search reads is still seen twice (confirm_frames) within one appearance
@@ -248,11 +248,12 @@ class Camera(Driver):
                     return []
                 continue  # over the frame-rate cap: drop the frame, keep the capture fresh
             self._last_decode = now
-            zbar_cadence = self._decoded % ZBAR_EVERY == 0
+            # Only next to ZBar, which scans columns too, may zxing-cpp skip its 90° search.
+            full_search = self.decoders != "both" or self._decoded % ZBAR_EVERY == 0
             self._decoded += 1
             try:
                 codes = decode_frame(frame, roi=roi, decoders=self.decoders, inverted=self.settings["inverted"],
-                                     zbar_only_if_none=not zbar_cadence, rotate=zbar_cadence)
+                                     zbar_only_if_none=not full_search, rotate=full_search)
             except ValueError as exc:
                 raise DeviceGone(f"{self.describe()}: unusable frame: {exc}") from exc
             confirm = int(self.settings["confirm_frames"])

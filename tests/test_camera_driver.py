@@ -193,3 +193,16 @@ def test_zbar_runs_beside_zxing_reads_on_its_cadence_so_a_code_only_zbar_reads_s
     frames = {r.payload: r.meta["frame"] for r in reads}
     # confirm_frames = 2: the EAN-13 is seen by ZBar on frames ZBAR_EVERY and 2 * ZBAR_EVERY
     assert frames == {"]Q1HERE": 0, "]E04006381333931": 2 * ZBAR_EVERY}
+
+
+def test_with_zxing_alone_every_frame_gets_the_90_degree_search(tmp_path):
+    scene = Scene([Label("code128", "TURNED", module=3, angle=90, appear=1)], 640, 480, seed=2)
+    folder = write_output(scene, str(tmp_path / "frames") + "/", frames=3)
+    drv = Camera("cam", {"device": folder, "decoders": "zxing"})
+    drv.open()
+    try:
+        reads = drain(drv)
+    finally:
+        drv.close()
+    # seen on frames 1 and 2 (confirm_frames = 2), though neither is a ZBar cadence frame
+    assert [(r.payload, r.meta["frame"]) for r in reads] == [("]C0TURNED", 2)]
