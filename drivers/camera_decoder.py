@@ -7,6 +7,8 @@ DataMatrix and no PDF417, but on our measurements (benchmarks/camera_fps.py)
 it reads EAN-13 at 45° and under blur where zxing-cpp 3.1 gives up, so by
 default (`decoders="both"`) ZBar also scans for linear codes and adds what
 zxing-cpp missed. Without libzbar, decoding falls back to zxing-cpp alone.
+The camera driver asks for ZBar only on some frames (drivers.camera.ZBAR_EVERY);
+a still picture gets many passes of both (drivers.still_decoder).
 
 Results are plain dicts:
     {"text": "]d2" + "0109506000134352\\x1d10ABC",   # AIM identifier first, GS as FNC1
