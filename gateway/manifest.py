@@ -201,7 +201,8 @@ class Match:
 
     name: str
     expected: bool
-    key: str | None
+    key: str | None                 # the expected line it counted towards, or the extra entry
+    count: int = 1
 
     @property
     def mark(self) -> dict[str, Any]:
@@ -238,17 +239,35 @@ class Progress:
                 continue
             if key.startswith(("sscc:", "tracking:")):
                 # one carton, one parcel: scanning it again is not more of it
+                already = self.seen.get(key, 0)
                 self.seen[key] = 1
-                return Match(self.manifest.name, True, key)
+                return Match(self.manifest.name, True, key, 1 - already)
             if self.seen.get(key, 0) + count > line.quantity:
                 break  # more of this GTIN than ordered: the surplus is extra
             self.seen[key] = self.seen.get(key, 0) + count
-            return Match(self.manifest.name, True, key)
+            return Match(self.manifest.name, True, key, count)
         ident = _identifier(decoded)
         extra_key = json.dumps(ident, sort_keys=True)
         entry = self.extra.setdefault(extra_key, ident | {"count": 0})
         entry["count"] += count
-        return Match(self.manifest.name, False, None)
+        return Match(self.manifest.name, False, extra_key, count)
+
+    def release(self, match: Match) -> None:
+        """A checked scan whose event the outbox refused: it was never loaded, as far as anyone knows."""
+        if match.key is None or not match.count:
+            return
+        if match.expected:
+            left = self.seen.get(match.key, 0) - match.count
+            if left > 0:
+                self.seen[match.key] = left
+            else:
+                self.seen.pop(match.key, None)
+        else:
+            entry = self.extra.get(match.key)
+            if entry is not None:
+                entry["count"] -= match.count
+                if entry["count"] <= 0:
+                    del self.extra[match.key]
 
     def status(self) -> dict[str, Any]:
         m = self.manifest
@@ -384,6 +403,13 @@ class ManifestBoard:
             self._changed()
             return progress.manifest.name
         return None
+
+    def release(self, match: Match) -> None:
+        """After the outbox refused the scan's event (not-accepted): it does not count."""
+        progress = self.progress
+        if progress is not None and progress.manifest.name == match.name:
+            progress.release(match)
+            self._changed()
 
     # ---- closing --------------------------------------------------------------------------------
 

@@ -148,6 +148,8 @@ class Pipeline:
                     self.outcomes.publish(Outcome(outcomes.COMPLETE, token.device, manifest=manifest))
             else:
                 self.state.counters["not_accepted"] += 1
+                if token.manifest is not None and self.manifest is not None:
+                    self.manifest.release(token.manifest)  # a lost scan does not count towards the manifest
                 self.outcomes.publish(Outcome(outcomes.NOT_ACCEPTED, token.device, token.text, reason=result.reason,
                                               event_id=token.event_id, seq=result.seq, read_wall=token.read_wall))
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 SSCC_A = "106141411234567897"
 SSCC_B = "006141411234567890"
-SSCC_C = "306141411234567892"
+SSCC_C = "306141411234567891"
 ACK, NAK, DUP, WRONG, DONE = b"\x06", b"\x15", b"DUP\r", b"\x1bWRONG\r", b"MODE\r"
 
 
@@ -93,3 +93,33 @@ def test_good_bad_duplicate_and_unexpected_scans(tmp_path, mosquitto, subscriber
     changes = [json.loads(line) for line in gpio.read_text().splitlines()]
     on = [(c["line"]) for c in changes if c["on"]]
     assert on == [17, 27, 27, 27], changes
+
+
+def test_manifest_progress_survives_a_restart_and_closes_by_remote_command(tmp_path, mosquitto, subscriber,
+                                                                          scanner, gateway_process):
+    manifest = {"name": "van-7", "expected": [{"sscc": SSCC_A}, {"sscc": SSCC_C}]}
+    subscriber.client.publish("tally/test-gw/manifest", json.dumps(manifest), qos=1, retain=True).wait_for_publish(5)
+    device = {"name": "door-1", "driver": "serial-scanner", "port": scanner.path, "dedupe_ms": 0,
+              "feedback": {"accepted": "\u0006", "complete": "DONE\r"}}
+    config = write_config(tmp_path / "tally.toml", broker_port=mosquitto.port, data_dir=tmp_path / "data",
+                          devices=[device])
+    gw = gateway_process(config)
+    assert gw.wait_log("manifest 'van-7' active", 15) and gw.wait_log("door-1: open", 15), gw.log()
+    scanner.scan(f"]C100{SSCC_A}")
+    assert scanner.wait_received(ACK), gw.log()
+    gw.kill()  # no clean stop: what the outbox committed is all there is
+
+    again = gateway_process(config)
+    assert again.wait_log("door-1: open", 15), again.log()
+    assert again.wait_log("manifest 'van-7' still active (1 of 2)", 15), again.log()
+    scanner.scan(f"]C100{SSCC_C}")
+    assert scanner.wait_received(b"DONE\r"), again.log()  # the restored progress plus this scan: complete
+    assert subscriber.wait_for(lambda s: any(f["kind"] == "complete" for f in s.on("feedback"))), again.log()
+    subscriber.client.publish("tally/test-gw/commands", json.dumps({"id": "c1", "command": "manifest-close"}),
+                              qos=1).wait_for_publish(5)
+    assert subscriber.wait_for(lambda s: s.on("manifest-report") and s.on("command-results")), again.log()
+    [result] = subscriber.on("command-results")
+    assert result["ok"] and result["result"]["closed"] == "van-7"
+    [report] = subscriber.on("manifest-report")
+    assert report["seen"] == 2 and report["missing"] == [] and report["reason"] == "closed by remote command"
+    assert again.terminate() == 0

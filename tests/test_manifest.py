@@ -158,3 +158,16 @@ def test_parse_is_total(payload):
         parse(payload)
     except ManifestError:
         pass
+
+
+def test_a_scan_the_outbox_refused_does_not_count():
+    b, _ = board()
+    kept = b.check("d", sscc(SSCC_A))
+    lost = b.check("d", gtin_lot("L1", 2))
+    wrong = b.check("d", sscc(SSCC_B))
+    b.release(lost)
+    b.release(wrong)
+    assert b.status()["active"]["seen"] == 1 and b.status()["active"]["extra"] == 0
+    again = b.check("d", sscc(SSCC_A))  # the same carton again: counted once, and releasing the repeat keeps it
+    b.release(again)
+    assert kept.expected and b.status()["active"]["seen"] == 1
