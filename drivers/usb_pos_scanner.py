@@ -25,10 +25,13 @@ import errno
 import logging
 import os
 import select
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 from collections.abc import Mapping
+
+from gateway.feedback.hid_pos import OutputField, check_signals, output_fields, report_for
 
 from .base import DeviceGone, DeviceUnavailable, Driver, Option, Read, in_range
 
@@ -150,6 +153,9 @@ class UsbPosScanner(Driver):
         "hidraw": Option(str, "", doc="read /dev/hidrawN (or a udev symlink) instead of claiming the device "
                                       "with pyusb; no kernel driver is detached"),
         "report_id": Option(int, 0x02, in_range(1, 255), "report ID of the scanned-data report"),
+        "feedback": Option(dict, {}, check_signals,
+                           doc="HID POS output per outcome: good-read, error, not-on-file or good-read-led, e.g. "
+                               "{ accepted = \"good-read\", rejected = \"error\" }"),
     }
 
     def __init__(self, device: str, settings: Mapping[str, Any]):
@@ -161,6 +167,8 @@ class UsbPosScanner(Driver):
         self._ep: Any = None
         self._intf: int | None = None
         self._reattach = False
+        self._outputs: list[OutputField] | None = None  # from the report descriptor, once per open
+        self._write_lock = threading.Lock()
 
     @classmethod
     def check_settings(cls, settings):
@@ -177,6 +185,7 @@ class UsbPosScanner(Driver):
 
     def open(self) -> None:
         self.parser = HidPosParser(int(self.settings["report_id"]))
+        self._outputs = None
         if self.settings["hidraw"]:
             self._open_hidraw(self.settings["hidraw"])
         elif self.settings["vid"] and self.settings["pid"]:
@@ -186,7 +195,9 @@ class UsbPosScanner(Driver):
 
     def _open_hidraw(self, path: str) -> None:
         try:
-            self._fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            # writing (feedback) needs the node writable; without feedback, read-only access is enough
+            mode = os.O_RDWR if self.settings["feedback"] else os.O_RDONLY
+            self._fd = os.open(path, mode | os.O_NONBLOCK)
         except OSError as exc:
             raise DeviceUnavailable(f"cannot open {path}: {exc.strerror}") from exc
 
@@ -277,6 +288,35 @@ class UsbPosScanner(Driver):
                 return None
             # ENODEV/EIO/EPIPE (unplugged, reset) and anything else: the runner reopens
             raise DeviceGone(f"{self.describe()} went away: {exc}") from exc
+
+    # -- feedback (output reports) ---------------------------------------------------
+
+    def _report_descriptor(self) -> bytes:
+        if self._fd is not None:
+            node = os.path.basename(os.path.realpath(self.settings["hidraw"]))
+            with open(f"/sys/class/hidraw/{node}/device/report_descriptor", "rb") as fh:
+                return fh.read()
+        if self._usb is None:
+            raise DeviceGone(f"{self.describe()} is not open")
+        # GET_DESCRIPTOR (Report, 0x22) from the HID interface
+        return bytes(self._usb.ctrl_transfer(0x81, 0x06, 0x2200, self._intf, 4096))
+
+    def output(self, usage: int) -> None:
+        """Drive one HID POS output (a beep, the good-read LED); from a feedback thread."""
+        with self._write_lock:
+            if self._outputs is None:
+                self._outputs = output_fields(self._report_descriptor())
+            report = report_for(self._outputs, usage)
+            if report is None:
+                raise ValueError(f"the scanner's report descriptor has no output for HID POS usage 0x{usage:02X}")
+            if self._fd is not None:
+                os.write(self._fd, report)
+            elif self._usb is not None:
+                # SET_REPORT (Output) on the control pipe: every HID device takes it
+                data = report if report[0] else report[1:]
+                self._usb.ctrl_transfer(0x21, 0x09, 0x0200 | report[0], self._intf, data)
+            else:
+                raise DeviceGone(f"{self.describe()} is not open")
 
     def _reads(self, outcomes: list[Outcome]) -> list[Read]:
         reads = []

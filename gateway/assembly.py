@@ -165,6 +165,7 @@ def feedback(daemon: "Daemon", parts: Parts) -> None:
     """Feedback channels (gateway/feedback/): outcome observers, each hardware one in its own thread."""
     from .feedback import FEEDBACK_DEFAULTS
     from .feedback.gpio import IndicatorChannel
+    from .feedback.hid_pos import HidPosFeedback
     from .feedback.mqtt import MqttFeedback
     from .feedback.serial import SerialFeedback
 
@@ -176,9 +177,9 @@ def feedback(daemon: "Daemon", parts: Parts) -> None:
         return next((r.driver for r in daemon.runners if r.state.name == name), None)
 
     channels: list[Any] = []
-    serial = SerialFeedback(config, driver_of, queue)
-    if serial.workers:
-        channels.append(serial)
+    for hardware in (SerialFeedback(config, driver_of, queue), HidPosFeedback(config, driver_of, queue)):
+        if hardware.workers:
+            channels.append(hardware)
     channels.extend(IndicatorChannel(indicator, queue) for indicator in config.extra.get("indicator", ()))
     if settings["mqtt"]:
         channels.append(MqttFeedback(config.gateway_id, lambda: daemon.publisher))
