@@ -26,6 +26,7 @@ def test_the_deb_installs_into_a_fresh_debian_and_the_gateway_runs_there(tmp_pat
     script = ROOT / "packaging" / "test-deb-in-debootstrap"
     result = subprocess.run([str(script)], env={**os.environ, "TMPDIR": str(tmp_path)}, capture_output=True,
                             text=True, timeout=1800)
+    print(result.stdout)  # each step with its time since the start
     assert result.returncode == 0, result.stdout[-4000:] + "\n" + result.stderr[-4000:]
     assert "PASS:" in result.stdout
     assert "READY=1 received" in result.stdout and "SIGTERM: exit 0" in result.stdout
