@@ -170,7 +170,4 @@ def test_debian_sysusers_match_tally_install():
 def test_maintainer_script_is_posix_sh():
     postinst = DEBIAN / "tally.postinst"
     assert "#DEBHELPER#" in postinst.read_text()
-    subprocess.run(["sh", "-n", str(postinst)], check=True)
-    checkbashisms = shutil.which("checkbashisms")
-    if checkbashisms:
-        subprocess.run([checkbashisms, str(postinst)], check=True)
+    subprocess.run(["dash", "-n", str(postinst)], check=True)  # Debian's /bin/sh runs it
