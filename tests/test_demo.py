@@ -19,5 +19,9 @@ def test_demo_shows_events(tmp_path):
     lines = result.stdout.splitlines()
     assert sum("ObjectEvent" in line for line in lines) >= 5, result.stdout
     assert any(line.startswith("reject from") for line in lines)     # the smudged label
+    # feedback for each scan, and the truck's manifest with one carton that does not belong
+    assert any("-> UNEXPECTED" in line and "truck-0815" in line for line in lines), result.stdout
+    assert any("scanner heard: WRONG CARTON" in line for line in lines), result.stdout
+    assert any(line.startswith("manifest truck-0815 closed") and '"count": 1' in line for line in lines), result.stdout
     assert "stopped cleanly" in result.stderr
     assert "Traceback" not in result.stderr

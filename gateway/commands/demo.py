@@ -33,6 +33,12 @@ from ..broker import BrokerUnavailable, Mosquitto
 
 PALLET = "10614141123456789"
 PARCEL = "1Z5R89390357567127"  # a UPS number with a valid check digit
+# The truck at door 1: the centre's manifest lists three cartons; a fourth, not on it, is loaded too.
+CARTONS = [body + check_digit(body) for body in ("00614141000000001", "00614141000000002", "00614141000000003")]
+WRONG_CARTON = "00614141000000099" + check_digit("00614141000000099")
+MANIFEST = {"name": "truck-0815", "devices": ["door-1-scanner"], "expected": [{"sscc": c} for c in CARTONS]}
+HEARD = {b"\x07": "beep (accepted)", b"\x15BAD\r": "BAD", b"DUP\r": "DUP", b"\x1bWRONG\r": "WRONG CARTON",
+         b"DONE\r": "DONE (manifest complete)"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,6 +66,15 @@ def summarize(topic: str, payload: bytes) -> str:
         return f"reject from {msg.get('device')}: {msg.get('error')}  raw={msg.get('raw')!r}"
     if kind == "status":
         return f"status: {msg.get('state')}"
+    if kind == "feedback":
+        extra = f" ({msg['reason']})" if msg.get("reason") else ""
+        extra += f" manifest {msg['manifest']}" if msg.get("manifest") else ""
+        return f"  -> {msg.get('kind', '?').upper()} {msg.get('text', '')!r}{extra}  [{msg.get('device')}]"
+    if kind == "manifest-report":
+        return (f"manifest {msg.get('name')} closed ({msg.get('reason')}): {msg.get('seen')} of {msg.get('expected')}"
+                f", missing {json.dumps(msg.get('missing'))}, extra {json.dumps(msg.get('extra'))}")
+    if kind == "manifest":
+        return f"manifest {msg.get('name')} published: {len(msg.get('expected', []))} cartons expected"
     if kind == "positions":
         return f"position: {msg.get('lat'):.5f}, {msg.get('lon'):.5f} at {msg.get('time')}  [{msg.get('device')}]"
     return f"{kind}: {json.dumps(msg)[:120]}"
@@ -97,8 +112,11 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
 
     lock = threading.Lock()
+    online = threading.Event()
 
     def on_message(client, userdata, message):
+        if message.topic.endswith("/status") and b'"online"' in message.payload and not message.retain:
+            online.set()
         with lock:
             if args.json:
                 print(message.payload.decode("utf-8", "replace"), flush=True)
@@ -110,12 +128,28 @@ def run(args: argparse.Namespace) -> int:
     viewer.on_connect = lambda c, *a: c.subscribe("tally/#", qos=1)
     viewer.connect("127.0.0.1", broker.port)
     viewer.loop_start()
+    # The centre's manifest for the truck at door 1, retained: the gateway gets it when it connects.
+    viewer.publish("tally/demo-dock-01/manifest", json.dumps(MANIFEST), qos=1, retain=True).wait_for_publish(5)
+
+    def heard(data: bytes) -> None:
+        with lock:
+            print(f"  scanner heard: {HEARD.get(data, repr(data))}", flush=True)
+
+    scanner.on_receive = heard
 
     gateway = subprocess.Popen([sys.executable, "-m", "gateway", "run", "-c", str(config_path)],
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     # A realistic dock: mostly labels, now and then a mode change, a packing session and a bad scan.
     def script():
         gen = labels()
+        # Loading the truck against its manifest: a carton that does not belong, one scanned twice.
+        yield "MODE-SHIPPING"
+        yield "]C100" + CARTONS[0]
+        yield "]C100" + WRONG_CARTON
+        yield "]C100" + CARTONS[1]
+        yield "]C100" + CARTONS[1]
+        yield "]C100" + CARTONS[2]
+        yield "MANIFEST-CLOSE"
         yield "MODE-RECEIVING"
         while True:
             for _ in range(8):
@@ -135,7 +169,8 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     try:
-        time.sleep(1.0)
+        online.wait(15)  # the gateway is up (its devices open right after): the manifest's scans are not lost
+        time.sleep(0.5)
         scanner.play(script(), args.rate)
         deadline = time.monotonic() + args.duration if args.duration else None
         while not stop.is_set() and gateway.poll() is None:
