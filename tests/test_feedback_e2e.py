@@ -4,6 +4,7 @@ stand-in and on `{root}/{id}/feedback`, checked against a manifest published ret
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -123,3 +124,36 @@ def test_manifest_progress_survives_a_restart_and_closes_by_remote_command(tmp_p
     [report] = subscriber.on("manifest-report")
     assert report["seen"] == 2 and report["missing"] == [] and report["reason"] == "closed by remote command"
     assert again.terminate() == 0
+
+
+def test_no_accepted_while_the_disk_is_full(tmp_path, mosquitto, subscriber, scanner, gateway_process, small_fs):
+    """The scan is held in memory for want of room: the scanner hears nothing until the commit is done."""
+    disk = small_fs(3072)
+    data_dir = disk / "data"
+    device = {"name": "door-1", "driver": "serial-scanner", "port": scanner.path, "dedupe_ms": 0,
+              "feedback": {"accepted": "\u0006", "not_accepted": "\u0015"}}
+    config = write_config(tmp_path / "tally.toml", broker_port=mosquitto.port, data_dir=data_dir, devices=[device],
+                          extra={"outbox": {"min_free_mb": 1}})
+    gw = gateway_process(config)
+    assert gw.wait_log("door-1: open", 15), gw.log()
+    filler = disk / "filler"
+    with open(filler, "wb") as fh:  # leave less free space than outbox.min_free_mb
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+                if os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize < 512 * 1024:
+                    break
+        except OSError:
+            pass
+    committed: list[bool] = []
+    scanner.on_receive = lambda data: committed.append(
+        in_outbox_or_published(data_dir, subscriber, f"]C100{SSCC_A}")) if ACK in data else None
+    scanner.scan(f"]C100{SSCC_A}")
+    assert gw.wait_log("the outbox has no room", 10), gw.log()  # the record is held in memory
+    assert not scanner.wait_received(ACK, timeout=1.0), "accepted while the record was only in memory"
+    assert NAK not in scanner.host_bytes()      # held, not refused: the scan is not lost
+    filler.unlink()                             # room again: the held record is committed, then accepted
+    assert scanner.wait_received(ACK, timeout=30), gw.log()
+    assert committed == [True]
+    assert gw.terminate() == 0
