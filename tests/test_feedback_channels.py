@@ -161,3 +161,16 @@ def test_mqtt_payload_carries_the_outcome_not_in_the_topic():
                           time=1_790_000_000.25), "gw")
     assert out == {"kind": "rejected", "gateway": "gw", "device": "door-1", "time": "2026-09-21T14:13:20.250Z",
                    "text": "garbage", "reason": "not GS1", "readTime": "2026-09-21T14:13:20.000Z"}
+
+
+def test_metrics_for_manifest_progress_and_feedback_channels():
+    from gateway.health import StatusCollector, metrics_text
+
+    snapshot = {"version": "x", "gateway": "gw", "uptime_s": 1,
+                "manifest": {"active": {"name": "truck-0815", "expected": 40, "seen": 12, "extra": 1}},
+                "feedback": {"channels": [{"channel": "serial:door-1", "sent": 5, "failed": 2, "dropped": 1}]}}
+    text = metrics_text(StatusCollector(lambda: dict(snapshot), 0.0))[0].decode()
+    assert 'tally_manifest_expected{manifest="truck-0815"} 40.0' in text
+    assert 'tally_manifest_seen{manifest="truck-0815"} 12.0' in text
+    assert 'tally_feedback_signals_total{channel="serial:door-1",result="failed"} 2.0' in text
+    assert 'tally_feedback_signals_total{channel="serial:door-1",result="dropped"} 1.0' in text
