@@ -123,3 +123,32 @@ def test_the_fast_validator_agrees_with_jsonschema(epcis_validator):
            dict(good[1], parentID=7), {k: v for k, v in good[0].items() if k != "@context"}]
     for event in good + bad:
         assert (schema_problem(event) is None) == epcis_validator.is_valid(event), event
+
+
+def test_instances_starting_together_migrate_once():
+    import threading
+
+    from tests.helpers.tracker import postgres_url
+
+    url = postgres_url()
+    errors: list[Exception] = []
+
+    def start() -> None:
+        try:
+            Store(url).open().close()
+        except Exception as exc:  # what the test reports
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    s = Store(url).open()
+    try:
+        with s.db.reading() as cur:
+            assert cur.all("SELECT version FROM tracker_migrations ORDER BY version") == [
+                (v,) for v, _, _ in MIGRATIONS]
+    finally:
+        s.close()

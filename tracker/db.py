@@ -128,6 +128,7 @@ class Database:
         """Apply every migration not yet applied, each in its own transaction; returns those applied."""
         applied = []
         with self.transaction() as cur:
+            self.lock_migrations(cur)
             cur.execute("CREATE TABLE IF NOT EXISTS tracker_migrations (version INTEGER PRIMARY KEY, "
                         "description TEXT NOT NULL, applied_at TEXT NOT NULL)")
         for version, description, statements in MIGRATIONS:
@@ -236,8 +237,9 @@ class PostgreSQL(Database):
             exc, (psycopg.OperationalError, psycopg.InterfaceError))
 
     def lock_migrations(self, cur: Cursor) -> None:
-        # Several instances starting at once: one migrates, the others wait and then find it done.
-        cur.execute("LOCK TABLE tracker_migrations IN EXCLUSIVE MODE")
+        # Several instances starting at once on a fresh database: one migrates, the others wait for its
+        # commit and then find it done (a transaction-scoped advisory lock; 0x7a11 is "tally").
+        cur.execute("SELECT pg_advisory_xact_lock(31249)")
 
 
 def open_database(url: str) -> Database:

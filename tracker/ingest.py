@@ -18,6 +18,7 @@ import queue
 import ssl
 import stat
 import threading
+import time
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -32,6 +33,7 @@ from .store import Message, Store
 log = logging.getLogger("tally.tracker.ingest")
 
 SHARED = ("events", "positions", "rejects")
+LINGER = 0.05  # seconds a batch waits for more messages after its first
 
 
 class CredentialsError(Exception):
@@ -131,17 +133,25 @@ class Ingest:
         self._rotate()
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
-        self.inbox.put((Message(message.topic, bytes(message.payload), epcis.utc_now()), message.mid, message.qos))
+        received = Message(message.topic, bytes(message.payload), epcis.utc_now())
+        if received.parts[1] == "events":
+            received.checked()  # here, while the writer waits on the database
+        self.inbox.put((received, message.mid, message.qos))
 
     # ---- writer ----------------------------------------------------------------------------------
     def _take(self, timeout: float) -> list[tuple[Message, int, int]]:
+        """The next batch: up to `batch` messages, waiting at most LINGER after the first for more.
+        Messages arrive one by one from the network thread; committing each trickle on its own would
+        spend the time on per-commit work instead of on events."""
         try:
             items = [self.inbox.get(timeout=timeout)]
         except queue.Empty:
             return []
+        deadline = time.monotonic() + LINGER
         while len(items) < self.batch:
+            left = deadline - time.monotonic()
             try:
-                items.append(self.inbox.get_nowait())
+                items.append(self.inbox.get(timeout=left) if left > 0 else self.inbox.get_nowait())
             except queue.Empty:
                 break
         return items

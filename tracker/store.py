@@ -39,6 +39,16 @@ class Message:
             return "", ""
         return pieces[1], pieces[2]
 
+    def checked(self) -> Any:
+        """check_event's answer, computed once: the MQTT thread checks an event as it arrives, so the
+        schema check overlaps the writer's waits on the database."""
+        try:
+            return self.__dict__["_checked"]
+        except KeyError:
+            result = check_event(self)
+            object.__setattr__(self, "_checked", result)
+            return result
+
 
 class Store:
     def __init__(self, url: str):
@@ -90,7 +100,7 @@ class Store:
         refused: list[tuple[int, Message, str]] = []
         for index, message in enumerate(messages):
             if message.parts[1] == "events":
-                result = check_event(message)
+                result = message.checked()
                 if isinstance(result, str):
                     refused.append((index, message, result))
                 else:
