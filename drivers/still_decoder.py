@@ -20,8 +20,9 @@ correction, so one read is enough. A linear code's single check digit is
 weak: on blurred photos a pass now and then reads a different, check-valid
 number, so a linear value is taken from the first zxing-cpp pass (what the
 camera would report) or when two passes read it. Where two different linear
-values lie on the same bars, the one more passes agree on wins; a UPC-E or
-EAN-8 read inside the bars of an EAN-13/UPC-A is a fragment of it.
+values lie on the same bars, the one both decoders read wins, else the one of
+zxing-cpp's first pass, else the one more passes agree on; a UPC-E or EAN-8
+read inside the bars of an EAN-13/UPC-A is a fragment of it.
 """
 
 from __future__ import annotations
@@ -177,6 +178,17 @@ def _union(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     return {"x": x0, "y": y0, "w": x1 - x0, "h": y1 - y0}
 
 
+def _weight(passes: set[str]) -> tuple[int, bool, int]:
+    """How much to believe a read: both decoders over one; then zxing-cpp's first pass; then more passes.
+
+    Decoders first, because one decoder's passes repeat its own reading of the
+    same bars: on a Code 128 with function characters ZBar's six passes agree
+    on its rendering of them, zxing-cpp's on the right one.
+    """
+    decoders = {name.split("-")[0] for name in passes}
+    return len(decoders), "zxing" in passes, len(passes)
+
+
 def _resolve_linear_conflicts(results: list[dict[str, Any]], votes: dict[str, set[str]],
                               extent: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
     linear = [r for r in results if r["symbology"] in cd.LINEAR]
@@ -190,7 +202,7 @@ def _resolve_linear_conflicts(results: list[dict[str, Any]], votes: dict[str, se
             elif b["symbology"] in _SHORT_LINEAR and a["symbology"] in _LONG_EAN:
                 drop.add(id(b))
             elif a["symbology"] == b["symbology"] or {a["symbology"], b["symbology"]} <= _LONG_EAN:
-                va, vb = len(votes[key(a)]), len(votes[key(b)])
+                va, vb = _weight(votes[key(a)]), _weight(votes[key(b)])
                 if va != vb:
                     drop.add(id(a) if va < vb else id(b))
     return cd._drop_conflicting_linear([r for r in results if id(r) not in drop])
