@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.gateway import write_config
+from tests.helpers.gateway import ROOT, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -33,6 +36,18 @@ def in_outbox_or_published(data_dir: Path, subscriber, raw: str) -> bool:
     if any(json.loads(p).get("tally:raw") == raw for (p,) in rows):
         return True
     return any(e.get("tally:raw") == raw for e in subscriber.on("events"))
+
+
+def wait_for_status(config: Path, line: str, timeout: float = 15.0) -> bool:
+    """`tally status` (the snapshot the daemon writes once a second) shows `line`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run([sys.executable, "-m", "gateway", "status", "-c", str(config)], capture_output=True,
+                             text=True, cwd=ROOT, timeout=30).stdout
+        if line in out.splitlines():
+            return True
+        time.sleep(0.3)
+    return False
 
 
 def test_good_bad_duplicate_and_unexpected_scans(tmp_path, mosquitto, subscriber, scanner, gateway_process):
@@ -113,6 +128,7 @@ def test_manifest_progress_survives_a_restart_and_closes_by_remote_command(tmp_p
     again = gateway_process(config)
     assert again.wait_log("door-1: open", 15), again.log()
     assert again.wait_log("manifest 'van-7' still active (1 of 2)", 15), again.log()
+    assert wait_for_status(config, "manifest van-7: 1 of 2"), again.log()
     scanner.scan(f"]C100{SSCC_C}")
     assert scanner.wait_received(b"DONE\r"), again.log()  # the restored progress plus this scan: complete
     assert subscriber.wait_for(lambda s: any(f["kind"] == "complete" for f in s.on("feedback"))), again.log()

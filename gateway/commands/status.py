@@ -88,4 +88,13 @@ def run(args: argparse.Namespace) -> int:
     print("last event: " + (f"{last['type']} from {last['device']} at {last['time']}" if last else "none"))
     if status.get("gps"):
         print(f"gps: {json.dumps(status['gps'])}")
+    manifest = (status.get("manifest") or {}).get("active")
+    if manifest:
+        print(f"manifest {manifest['name']}: {manifest['seen']} of {manifest['expected']}"
+              + (", complete" if manifest.get("complete") else "")
+              + (f", {manifest['extra']} not on it" if manifest.get("extra") else ""))
+    for channel in (status.get("feedback") or {}).get("channels") or []:
+        if channel.get("failed") or channel.get("dropped"):
+            print(f"feedback {channel['channel']}: {channel.get('sent', 0)} sent, {channel.get('failed', 0)} failed, "
+                  f"{channel.get('dropped', 0)} dropped" + (f" — {channel['error']}" if channel.get("error") else ""))
     return 0 if running else 1
