@@ -14,6 +14,10 @@ datalogic-magellan
     Datalogic Magellan 9300i / 9800i Product Reference Guide, Appendix E "Host Commands",
     "Accepting Commands from an RS-232 Scanner Host": B (0x42) beep the good read tone,
     F (0x46) "Not On File" indication (a long series of beeps).
+
+Left out: Zebra/Symbol SSI. Its BEEP (0xE6) and LED_ON/LED_OFF (0xE7/0xE8) opcodes and the packet
+checksum are documented (e.g. DS9908 Product Reference Guide, "SSI Commands"), but the beep-code table
+could not be confirmed from a manual here, and a wrong code is a wrong signal at the door.
 """
 
 from __future__ import annotations
