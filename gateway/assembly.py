@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 GPS_DRIVERS = {"nmea", "gpsd"}
 IDLE_TICK = 0.5
 CARGO_KEY = "cargo"
-MANIFEST_KEY = "manifest"
 MANIFEST_REPORT = "manifest-report"
 
 log = logging.getLogger("tally")
@@ -125,14 +124,15 @@ def rfid(daemon: "Daemon", parts: Parts) -> None:
 
 def manifests(daemon: "Daemon", parts: Parts) -> None:
     """The active manifest (gateway/manifest.py): from the retained topic, checked on every scan."""
-    from .manifest import ManifestBoard
+    from .manifest import DEFINITION, PROGRESS, ManifestBoard
 
     outbox = daemon.outbox
     assert outbox is not None
 
     def new_board() -> ManifestBoard:
-        board = ManifestBoard(save=lambda record: outbox.put_state(MANIFEST_KEY, record))
-        board.restore(outbox.load_state(MANIFEST_KEY))  # the progress the outbox holds, after a restart
+        board = ManifestBoard(save=outbox.put_state)
+        # the manifest and the progress the outbox holds, after a restart
+        board.restore(outbox.load_state(DEFINITION), outbox.load_state(PROGRESS))
         return board
 
     board = daemon.state.part("manifest", new_board)

@@ -30,6 +30,7 @@ from typing import Any, Callable, Mapping
 
 MAX_EXPECTED = 100_000
 CLOSED_REMEMBERED = 50
+DEFINITION, PROGRESS = "manifest", "manifest-progress"   # outbox state keys
 
 
 class ManifestError(ValueError):
@@ -287,21 +288,23 @@ class Progress:
                 "opened": _iso(self.opened) if self.opened else None, "closed": _iso(closed), "reason": reason}
 
     def record(self) -> dict[str, Any]:
-        return {"manifest": self.manifest.record(), "seen": dict(self.seen), "extra": list(self.extra.values()),
-                "opened": self.opened, "completed": self.completed}
+        """What changes with each scan (the manifest itself is saved apart, once)."""
+        return {"name": self.manifest.name, "seen": dict(self.seen), "extra": list(self.extra.values()),
+                "completed": self.completed}
 
     @classmethod
-    def restore(cls, saved: Any) -> "Progress | None":
+    def restore(cls, definition: Any, saved: Any) -> "Progress | None":
         try:
-            manifest = parse(json.dumps(saved["manifest"]))
+            manifest = parse(json.dumps(definition["active"]))
             if manifest is None:
                 return None
-            progress = cls(manifest, opened=float(saved.get("opened") or 0.0),
-                           completed=bool(saved.get("completed")))
-            progress.seen = {str(k): int(v) for k, v in (saved.get("seen") or {}).items()}
-            for e in saved.get("extra") or []:
-                ident = {k: v for k, v in e.items() if k != "count"}
-                progress.extra[json.dumps(ident, sort_keys=True)] = ident | {"count": int(e.get("count", 1))}
+            progress = cls(manifest, opened=float(definition.get("opened") or 0.0))
+            if isinstance(saved, dict) and saved.get("name") == manifest.name:
+                progress.completed = bool(saved.get("completed"))
+                progress.seen = {str(k): int(v) for k, v in (saved.get("seen") or {}).items()}
+                for e in saved.get("extra") or []:
+                    ident = {k: v for k, v in e.items() if k != "count"}
+                    progress.extra[json.dumps(ident, sort_keys=True)] = ident | {"count": int(e.get("count", 1))}
             return progress
         except (KeyError, TypeError, ValueError, AttributeError):
             return None  # saved by a version we cannot read: the manifest comes back from the broker
@@ -314,12 +317,14 @@ def same_manifest(a: Manifest, b: Manifest) -> bool:
 class ManifestBoard:
     """The gateway's active manifest: fed by MQTT, checked by the pipeline, closed by people or by time.
 
-    Sans-I/O: `save(record)` persists (outbox.put_state, in the next grouped commit) and reports wait
-    in `reports` until the wiring has published them (a closed manifest's report survives a broker
-    outage and a restart, as it is saved with the rest).
+    Sans-I/O: `save(key, value)` persists (outbox.put_state, in the next grouped commit) under two
+    keys: the manifest, closed names and waiting reports (DEFINITION, when they change) and the
+    progress (PROGRESS, with every checked scan; small, so a long manifest is not rewritten per scan).
+    Reports wait in `reports` until the wiring has published them, surviving a broker outage and a
+    restart.
     """
 
-    def __init__(self, save: Callable[[dict[str, Any]], None] = lambda record: None,
+    def __init__(self, save: Callable[[str, Any], None] = lambda key, value: None,
                  places: Callable[[str], tuple[str | None, ...]] = lambda device: ()):
         self.save = save
         self.places = places
@@ -333,19 +338,26 @@ class ManifestBoard:
 
     # ---- persistence --------------------------------------------------------------------------
 
-    def record(self) -> dict[str, Any]:
-        return {"active": self.progress.record() if self.progress else None,
+    def definition_record(self) -> dict[str, Any]:
+        progress = self.progress
+        return {"active": progress.manifest.record() if progress else None,
+                "opened": progress.opened if progress else None,
                 "closed": list(self.closed_names), "reports": list(self.reports)}
 
-    def restore(self, saved: Any) -> None:
-        if not isinstance(saved, dict):
-            return
-        self.progress = Progress.restore(saved.get("active")) if saved.get("active") else None
-        self.closed_names = [str(n) for n in saved.get("closed") or []][-CLOSED_REMEMBERED:]
-        self.reports = [r for r in saved.get("reports") or [] if isinstance(r, dict)]
+    def progress_record(self) -> dict[str, Any] | None:
+        return self.progress.record() if self.progress else None
 
-    def _changed(self) -> None:
-        self.save(self.record())
+    def restore(self, definition: Any, progress: Any = None) -> None:
+        if not isinstance(definition, dict):
+            return
+        self.progress = Progress.restore(definition, progress) if definition.get("active") else None
+        self.closed_names = [str(n) for n in definition.get("closed") or []][-CLOSED_REMEMBERED:]
+        self.reports = [r for r in definition.get("reports") or [] if isinstance(r, dict)]
+
+    def _changed(self, definition: bool = True) -> None:
+        if definition:
+            self.save(DEFINITION, self.definition_record())
+        self.save(PROGRESS, self.progress_record())
 
     # ---- from the centre ----------------------------------------------------------------------
 
@@ -390,7 +402,7 @@ class ManifestBoard:
         if not progress.manifest.applies_to(device, self.places(device)):
             return None
         match = progress.check(decoded)
-        self._changed()  # in the same grouped commit as this scan's event
+        self._changed(definition=False)  # in the same grouped commit as this scan's event
         return match
 
     def confirm(self, match: Match) -> str | None:
@@ -400,7 +412,7 @@ class ManifestBoard:
             return None
         if match.expected and progress.complete:
             progress.completed = True
-            self._changed()
+            self._changed(definition=False)
             return progress.manifest.name
         return None
 
@@ -409,7 +421,7 @@ class ManifestBoard:
         progress = self.progress
         if progress is not None and progress.manifest.name == match.name:
             progress.release(match)
-            self._changed()
+            self._changed(definition=False)
 
     # ---- closing --------------------------------------------------------------------------------
 

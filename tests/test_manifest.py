@@ -33,9 +33,9 @@ def gtin_lot(lot: str, qty: int | None = None) -> dict:
     return decode(f"]C101{GTIN}10{lot}" + (f"\x1d30{qty}" if qty else ""))
 
 
-def board(**kw) -> tuple[ManifestBoard, list[dict]]:
-    saved: list[dict] = []
-    b = ManifestBoard(save=saved.append)
+def board(**kw) -> tuple[ManifestBoard, dict]:
+    saved: dict = {}
+    b = ManifestBoard(save=saved.__setitem__)
     assert "active" in b.receive(manifest(**kw), NOW)
     return b, saved
 
@@ -125,11 +125,22 @@ def test_restore_from_saved_state():
     b.check("d", sscc(SSCC_A))
     b.check("d", sscc(SSCC_B))
     again = ManifestBoard()
-    again.restore(json.loads(json.dumps(saved[-1])))  # as put_state / load_state hand it back
+    stored = json.loads(json.dumps(saved))  # as put_state / load_state hand it back
+    again.restore(stored["manifest"], stored["manifest-progress"])
     assert again.status()["active"] == b.status()["active"]
     assert "still active" in again.receive(manifest(), NOW + 1)
-    again.restore({"active": {"manifest": "nonsense"}})  # an older, unreadable state: nothing active
+    again.restore({"active": "nonsense"})  # an older, unreadable state: nothing active
     assert again.progress is None
+
+
+def test_a_scan_saves_only_the_progress():
+    writes: list[str] = []
+    b = ManifestBoard(save=lambda key, value: writes.append(key))
+    b.receive(manifest(), NOW)
+    writes.clear()
+    b.check("d", sscc(SSCC_A))
+    b.check("d", sscc(SSCC_B))
+    assert writes == ["manifest-progress", "manifest-progress"]
 
 
 @pytest.mark.parametrize("payload, problem", [
