@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
@@ -106,9 +107,13 @@ class Manifest:
     door: str | None = None
     expires: float | None = None
 
-    @property
+    @cached_property
     def total(self) -> int:
         return sum(line.quantity for line in self.lines)
+
+    @cached_property
+    def index(self) -> dict[str, Line]:
+        return {line.key: line for line in self.lines}
 
     def applies_to(self, device: str, places: tuple[str | None, ...] = ()) -> bool:
         if self.devices:
@@ -229,7 +234,7 @@ class Progress:
         return self.counted >= self.manifest.total
 
     def check(self, decoded: Mapping[str, Any]) -> Match:
-        lines = {line.key: line for line in self.manifest.lines}
+        lines = self.manifest.index
         quantity = decoded.get("quantity")
         count = quantity if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity > 0 else 1
         for key in keys_of(decoded):
