@@ -22,14 +22,19 @@ def open_port(path: str, *, baudrate: int, timeout: float | None = 0.05, exclusi
         raise DeviceUnavailable(f"cannot open {path}: {exc}") from None
 
 
+#: At most this much per read: what is not read stays in the device's buffer, where backpressure wants it
+#: (the gateway asks before each read whether it has room; one read must not empty a 200 KB pty buffer).
+CHUNK = 4096
+
+
 def read_available(port: Any, path: str) -> bytes:
-    """What the device sent (at least one byte, or b"" after the port's timeout)."""
+    """What the device sent (at least one byte, or b"" after the port's timeout), up to CHUNK bytes."""
     import serial
 
     if port is None:
         raise DeviceGone("not open")
     try:
-        return port.read(max(1, port.in_waiting))
+        return port.read(min(CHUNK, max(1, port.in_waiting)))
     except (serial.SerialException, OSError, ValueError, TypeError) as exc:
         raise DeviceGone(f"{path} went away: {exc}") from None
 

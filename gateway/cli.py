@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("gateway.commands.simulate", "start a device simulator"),
     "demo": ("gateway.commands.demo", "the whole system on this machine: simulators, a broker, live events"),
     "status": ("gateway.commands.status", "the running daemon's state"),
+    "outbox": ("gateway.commands.outbox", "the quarantine: list, export, re-send or discard records the broker refused"),
     "install": ("gateway.commands.install", "install the systemd unit, udev rules, config and data directory"),
     "tracker": ("gateway.commands.tracker", "run the central tracker: a fleet's events into one store, queries"),
     "track": ("gateway.commands.track", "where is it: a tracking number, SSCC, SGTIN, GTIN+lot or Digital Link"),

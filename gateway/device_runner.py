@@ -31,7 +31,8 @@ BACKOFF_MIN = 0.25
 BACKOFF_MAX = 5.0
 FAILING_MAX = 30.0   # a driver that keeps raising waits up to this between attempts
 PAUSE_POLL = 0.05    # how often a paused device looks again whether it may read
-MAX_BEHIND = 5000    # reads handed to the loop and not yet processed before the runner waits
+MAX_BEHIND = 1000    # reads handed to the loop and not yet processed before the runner waits for it
+CATCH_UP = 0.002     # how long it waits then: the loop is only busy, this is not a pause
 
 
 @dataclass
@@ -98,22 +99,23 @@ class DeviceRunner:
             self.handed += len(reads)
             self.sink(reads)
 
-    def _may_read(self) -> bool:
-        return self.gate() and self.handed - self.taken < MAX_BEHIND
-
     def _wait_for_room(self) -> None:
-        if self._may_read():
-            if self.state.paused:
-                log.info("%s: reading again", self.driver.device)
-                self.state.paused = False
-            return
-        if not self.state.paused:
-            self.state.paused = True
-            self.state.pauses += 1
-            log.warning("%s: paused: the outbox has no room; the device holds its scans meanwhile", self.driver.device)
-        while not self._stop.is_set() and not self._may_read():
+        while not self._stop.is_set():
             self.beat = time.monotonic()
-            self._stop.wait(PAUSE_POLL)
+            if not self.gate():
+                if not self.state.paused:
+                    self.state.paused = True
+                    self.state.pauses += 1
+                    log.warning("%s: paused: the outbox has no room; the device holds its scans meanwhile",
+                                self.driver.device)
+                self._stop.wait(PAUSE_POLL)
+            elif self.handed - self.taken >= MAX_BEHIND:
+                self._stop.wait(CATCH_UP)  # reads queued for the loop: they reach the outbox before we read more
+            else:
+                break
+        if self.state.paused and not self._stop.is_set():
+            log.info("%s: reading again", self.driver.device)
+            self.state.paused = False
 
     def _run(self) -> None:
         name = self.driver.device

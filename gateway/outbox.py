@@ -438,9 +438,10 @@ class Outbox:
         free = st.f_bavail * st.f_frsize
         # Pages SQLite freed inside the file are reused before the file grows.
         free += conn.execute("PRAGMA freelist_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0]
-        # WAL mode writes a page twice: into the WAL, then into the file at the checkpoint. Only half the
-        # room is ours, or a full card could not even checkpoint, nor then delete what was delivered.
-        return min(self.max_bytes, size + (free - self.min_free_bytes) // 2)
+        # WAL mode writes a page twice: into the WAL, then into the file at the checkpoint, each with page
+        # and index overhead beyond our per-row estimate. Only 40 % of the room is ours, or a full card
+        # could not even checkpoint, nor then delete what was delivered.
+        return min(self.max_bytes, size + int((free - self.min_free_bytes) * 0.4))
 
     def _commit(self, adds: bool = True) -> tuple[list[Result], int]:
         conn = self._writer

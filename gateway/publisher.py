@@ -51,6 +51,7 @@ log = logging.getLogger("tally.mqtt")
 
 BACKOFF_MIN = 0.5
 BACKOFF_MAX = 30.0
+SHORT_LIVED = 3.0         # a connection lost this soon after it was made counts as taken over
 TAKEOVER_WINDOW = 120.0   # this many seconds ...
 TAKEOVERS_MAX = 3         # ... with this many takeovers: another client has our id
 TAKEOVER_BACKOFF = 60.0   # then wait this long (doubling, to 10 min) before taking the session back
@@ -130,6 +131,7 @@ class Publisher:
         self.takeovers: deque[float] = deque(maxlen=TAKEOVERS_MAX * 4)
         self.duplicate: str | None = None      # why we believe another gateway has our id
         self._retries: dict[int, int] = {}     # outbox id -> refusals so far (loop-owned)
+        self._waiting: set[int] = set()        # refused ids whose retry is not due yet: sends skip them
         self._takeover_pause = 0.0             # network thread: wait before reconnecting after takeovers
         # asyncio-owned
         self._inflight: OrderedDict[int, tuple[int, str, int]] = OrderedDict()  # mid -> (row id, stream, len)
@@ -171,6 +173,11 @@ class Publisher:
     def _send(self, entry: Entry) -> bool:
         client = self._client
         assert client is not None
+        if entry.id in self._waiting:
+            # Refused, its retry not due: a resend from an earlier row must not send it again now (some
+            # brokers hang up after a refusal, and it would stall everything behind it).
+            self._next_after = max(self._next_after, entry.id)
+            return True
         topic = self.topics.get(entry.stream, self.topics["events"])
         if self.max_packet is not None:
             size = packet_size(topic, entry.payload, self.link.protocol == "5")
@@ -215,6 +222,7 @@ class Publisher:
     def _quarantine(self, row_id: int, stream: str, reason: str) -> None:
         self.quarantined += 1
         self._retries.pop(row_id, None)
+        self._waiting.discard(row_id)
         log.error("the broker will not take a %s record (outbox id %d): %s; moved to the quarantine "
                   "(tally outbox list)", stream, row_id, reason)
         self.outbox.quarantine([(row_id, reason)])
@@ -238,12 +246,14 @@ class Publisher:
             delay = min(RETRY_MAX, RETRY_MIN * 2 ** (tries - 1)) * random.uniform(0.75, 1.0)
             log.warning("the broker refused a %s record (outbox id %d): %s; retrying in %.0fs, the records behind "
                         "it go on", stream, row_id, reason, delay)
+            self._waiting.add(row_id)
             self.loop.call_later(delay, self._resend, row_id)
         self.wake()
 
     def _resend(self, row_id: int) -> None:
+        self._waiting.discard(row_id)  # due: from now on a resend from the first unacknowledged row includes it
         if self._client is None or self.link.state != "connected":
-            return  # the next connection resends from the first unacknowledged row anyway
+            return
         entry = self.outbox.get(row_id)
         if entry is None or any(item[0] == row_id for item in self._inflight.values()):
             return
@@ -310,7 +320,8 @@ class Publisher:
             self.link.protocol = "5" if self._protocol == mqtt.MQTTv5 else "3.1.1"
             # Resend from the first unacknowledged row: a fresh connection knows nothing.
             self._flush_acks()
-            unacked = [item[0] for item in self._inflight.values()] + list(self._retries)
+            unacked = [item[0] for item in self._inflight.values()] + [
+                row_id for row_id in self._retries if row_id not in self._waiting]
             first = min(unacked) - 1 if unacked else None
             self._inflight.clear()
             if first is not None:
@@ -326,9 +337,15 @@ class Publisher:
         client = self._client
         if client is None:
             return
-        payload = {"state": state, "gateway": self.config.gateway_id, "time": time.time(), "instance": self.instance}
-        payload.update(self.status_payload())
-        client.publish(self.status_topic, json.dumps(payload, separators=(",", ":")), qos=1, retain=True)
+        base = {"state": state, "gateway": self.config.gateway_id, "time": time.time(), "instance": self.instance}
+        body = json.dumps({**base, **self.status_payload()}, separators=(",", ":")).encode()
+        if not self._fits(self.status_topic, body):
+            # A broker with a small Maximum Packet Size would hang up on the full status: say the essentials.
+            body = json.dumps({**base, "truncated": True}, separators=(",", ":")).encode()
+        client.publish(self.status_topic, body, qos=1, retain=True)
+
+    def _fits(self, topic: str, payload: bytes) -> bool:
+        return self.max_packet is None or packet_size(topic, payload, self.link.protocol == "5") <= self.max_packet
 
     def publish_transient(self, suffix: str, payload: dict[str, Any], retain: bool = False) -> bool:
         """A message that is not worth the outbox (command results): sent now at QoS 1, or not at all."""
@@ -336,7 +353,12 @@ class Publisher:
         if client is None:
             return False
         topic = f"{self.config.topic_root}/{self.config.gateway_id}/{suffix}"
-        client.publish(topic, json.dumps(payload, separators=(",", ":")), qos=1, retain=retain)
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        if not self._fits(topic, body):
+            log.warning("not sending a %s message of %d bytes: over the broker's Maximum Packet Size %s", suffix,
+                        len(body), self.max_packet)
+            return False
+        client.publish(topic, body, qos=1, retain=retain)
         return True
 
     def pending(self) -> int:
@@ -371,9 +393,9 @@ class Publisher:
             self._takeover_pause = 0.0
             return BACKOFF_MIN
         self._takeover_pause = min(600.0, max(TAKEOVER_BACKOFF, self._takeover_pause * 2))
-        reason = (f"the broker gave this gateway's session to another client {len(recent)} times in "
-                  f"{TAKEOVER_WINDOW:.0f}s: two gateways share the id {self.config.gateway_id!r} (a cloned SD card?); "
-                  f"reconnecting every {self._takeover_pause:.0f}s instead of fighting")
+        reason = (f"the broker took this gateway's session away right after it connected {len(recent)} times in "
+                  f"{TAKEOVER_WINDOW:.0f}s: two gateways probably share the id {self.config.gateway_id!r} (a cloned "
+                  f"SD card?); reconnecting every {self._takeover_pause:.0f}s instead of fighting")
         if self.duplicate != reason:
             log.error("%s", reason)
         self.duplicate = reason
@@ -406,6 +428,7 @@ class Publisher:
                 userdata["refused"] = str(reason_code)
                 return
             userdata["connected"] = True
+            userdata["since"] = time.monotonic()
             if self.on_message is not None and self.config.status.get("commands", True):
                 c.subscribe(self.command_topic, qos=1)
             if self.on_message is not None:
@@ -431,6 +454,7 @@ class Publisher:
 
         def on_publish(c, userdata, mid, reason_code, properties):
             if getattr(reason_code, "is_failure", False):
+                userdata["refused_publish"] = True  # some brokers hang up after this: not a takeover
                 loop.call_soon_threadsafe(self._on_refused, generation, mid, int(reason_code.value), str(reason_code))
                 return
             acked.append(mid)
@@ -549,7 +573,11 @@ class Publisher:
             code = userdata["code"]
             self.loop.call_soon_threadsafe(self._on_link, generation, None, "down", None, error, None, code)
             delay = min(BACKOFF_MAX, BACKOFF_MIN * (2 ** min(attempt, 10)))
-            if code == SESSION_TAKEN_OVER:
+            lived = time.monotonic() - userdata["since"] if userdata.get("since") else None
+            if code == SESSION_TAKEN_OVER or (userdata["connected"] and lived is not None and lived < SHORT_LIVED
+                                              and not userdata["refused"] and not userdata.get("refused_publish")):
+                # Taken over (MQTT 5 says so; 3.1.1 and some brokers just hang up right after we connect):
+                # another client with our id, or a broker that throws us out. Either way, do not fight.
                 delay = self._taken_over()
                 attempt = 0
             self._stop.wait(random.uniform(delay / 2, delay) if delay > BACKOFF_MIN or attempt
