@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import itertools
 import json
 import os
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 from typing import Iterable
 
@@ -56,12 +58,12 @@ class Trace:
         send = publisher_mod.Publisher._send
         acked = publisher_mod.Publisher._on_acked
 
-        def _on_reads(self, reads):
+        def _on_reads(self, runner, reads):
             now = time.monotonic()
             for read in reads:
                 if isinstance(read.payload, str):
                     trace.reads.setdefault(read.payload, now)
-            return on_reads(self, reads)
+            return on_reads(self, runner, reads)
 
         def _committed(self, last_id):
             trace.commits.append((last_id, time.monotonic()))
@@ -164,7 +166,10 @@ def main() -> int:
             return
         if args.wait_go:
             sys.stdin.readline()
-        hand_over, device, batch, pending = daemon._reads_from_thread, args.device, args.batch, args.max_pending
+        # As a device runner hands reads over (its own count of what the loop has taken, too).
+        feeder = types.SimpleNamespace(taken=0, state=types.SimpleNamespace(name=args.device))
+        hand_over = functools.partial(daemon._reads_from_thread, feeder)
+        device, batch, pending = args.device, args.batch, args.max_pending
         counters = daemon.pipeline.counters if daemon.pipeline else {"reads": 0}
         fed = 0
         t0 = time.monotonic()

@@ -34,8 +34,23 @@ def split(event: dict[str, Any], max_bytes: int) -> list[dict[str, Any]]:
     overhead = _size(base) + 200  # the part marker, empty lists, a little slack
     per_item = max(1.0, (size - _size(base)) / max(1, items))
     chunk = max(1, int((max_bytes - overhead) / per_item))
-    # Walk the lists in order, filling each part with `chunk` items from wherever they are.
     flat = [(k, item) for k, values in lists.items() for item in values]
+    for _ in range(8):  # items differ in length: shrink the chunk until every part fits
+        parts = _parts(base, lists, flat, chunk)
+        largest = max(_size(p) for p in parts) + 120  # the part marker and eventID, added below
+        if largest <= max_bytes or chunk == 1:
+            break
+        chunk = max(1, int(chunk * (max_bytes - overhead / 2) / largest))
+    whole = event.get("eventID")
+    for index, part in enumerate(parts, 1):
+        part["eventID"] = f"urn:uuid:{uuid.uuid4()}"
+        part["tally:part"] = {"index": index, "of": len(parts), "whole": whole}
+    return parts
+
+
+def _parts(base: dict[str, Any], lists: dict[str, list[Any]], flat: list[tuple[str, Any]],
+           chunk: int) -> list[dict[str, Any]]:
+    """Walk the lists in order, filling each part with `chunk` items from wherever they are."""
     parts = []
     for start in range(0, len(flat), chunk):
         part = dict(base)
@@ -45,8 +60,4 @@ def split(event: dict[str, Any], max_bytes: int) -> list[dict[str, Any]]:
         for key, item in flat[start:start + chunk]:
             part.setdefault(key, []).append(item)
         parts.append(part)
-    whole = event.get("eventID")
-    for index, part in enumerate(parts, 1):
-        part["eventID"] = f"urn:uuid:{uuid.uuid4()}"
-        part["tally:part"] = {"index": index, "of": len(parts), "whole": whole}
     return parts
