@@ -116,14 +116,18 @@ def health(daemon: "Daemon", last_tick: float | None, now: float | None = None) 
         reasons.append("the main loop has not ticked yet")
     elif now - last_tick > TICK_STALE:
         reasons.append(f"the main loop last ticked {now - last_tick:.1f}s ago")
+    # The supervisor's verdict (outbox writer, commits, MQTT thread, devices): the same one that decides
+    # whether systemd's watchdog is fed, so /healthz and systemd never disagree.
+    supervised = daemon.supervisor.check()
+    reasons.extend(supervised.failing)
     outbox = daemon.outbox
-    if outbox is None or not outbox.alive:
-        reasons.append("the outbox is not open (or its writer thread has died)")
     link = daemon.publisher.link if daemon.publisher is not None else None
     backlog = outbox.counts if outbox is not None else {}
     return {
         "ok": not reasons,
+        "degraded": bool(supervised.warnings),
         "reasons": reasons,
+        "warnings": list(supervised.warnings),
         "gateway": daemon.config.gateway_id,
         "state": "running" if daemon.ready else "starting",
         "uptime_s": round(time.time() - daemon.started, 1),
@@ -204,6 +208,26 @@ class StatusCollector:
         for stream, count in sorted((s.get("drops") or {}).items()):
             drops.add_metric([stream], count or 0)
         yield drops
+        held = gauge("tally_outbox_quarantine", "records the broker refused for good, kept aside on disk",
+                     labels=["stream"])
+        for stream, count in sorted((s.get("quarantine") or {}).items()):
+            held.add_metric([stream], count or 0)
+        yield held
+        yield gauge("tally_outbox_held", "records waiting in memory for room or a working disk (devices paused)",
+                    backlog.get("held") or 0)
+        yield gauge("tally_outbox_limit_bytes", "the outbox budget the disk allows now", backlog.get("limit_bytes") or 0)
+        box = s.get("outbox") or {}
+        yield CounterMetricFamily("tally_outbox_commit_failures", "outbox commits that failed (and were retried)",
+                                  value=box.get("commit_failures") or 0)
+        yield gauge("tally_outbox_failing", "1 while outbox commits fail", 1 if box.get("failing") else 0)
+        yield gauge("tally_degraded", "1 while /healthz lists warnings (refusals, quarantine, duplicate id)",
+                    1 if h.get("degraded") else 0)
+        restarts = (s.get("supervisor") or {}).get("restarts") or {}
+        worker = CounterMetricFamily("tally_worker_restarts", "threads the supervisor had to start again",
+                                     labels=["worker"])
+        for name, count in sorted(restarts.items()):
+            worker.add_metric([name], count or 0)
+        yield worker
 
         broker = s.get("broker") or {}
         yield gauge("tally_broker_connected", "1 while connected to an MQTT broker",
@@ -215,22 +239,37 @@ class StatusCollector:
         yield CounterMetricFamily("tally_broker_acked", "messages the broker acknowledged (PUBACK)",
                                   value=broker.get("acked") or 0)
         yield gauge("tally_broker_in_flight", "messages sent and not yet acknowledged", broker.get("in_flight") or 0)
+        refusals = CounterMetricFamily("tally_broker_refusals", "messages the broker refused (MQTT 5 reason code)",
+                                       labels=["reason"])
+        for reason, count in sorted((broker.get("refusals") or {}).items()):
+            refusals.add_metric([reason], count or 0)
+        yield refusals
+        yield gauge("tally_broker_duplicate_id", "1 while another client seems to use this gateway's id",
+                    1 if broker.get("duplicate_id") else 0)
         if broker.get("since"):
             yield gauge("tally_broker_state_since_timestamp_seconds", "when the broker link last changed state",
                         broker["since"])
 
         up = gauge("tally_device_up", "1 while the device is open", labels=["device", "driver"])
         reads = CounterMetricFamily("tally_device_reads", "reads from the device", labels=["device"])
+        errors = CounterMetricFamily("tally_device_errors", "unexpected open/read failures of the device's driver",
+                                     labels=["device"])
+        paused = gauge("tally_device_paused", "1 while the device is not read for want of outbox room",
+                       labels=["device"])
         last = gauge("tally_device_last_read_timestamp_seconds", "wall time of the device's last read",
                      labels=["device"])
         for d in s.get("devices") or []:
             name = str(d.get("name"))
             up.add_metric([name, str(d.get("driver"))], 1 if d.get("state") == "open" else 0)
             reads.add_metric([name], d.get("reads") or 0)
+            errors.add_metric([name], d.get("errors") or 0)
+            paused.add_metric([name], 1 if d.get("paused") else 0)
             if d.get("last_read"):
                 last.add_metric([name], d["last_read"])
         yield up
         yield reads
+        yield errors
+        yield paused
         yield last
 
         event_time = _timestamp((s.get("last_event") or {}).get("time"))
