@@ -61,3 +61,13 @@ def test_check_config_knows_a_tracker_file(tmp_path):
     assert len(lines) == 4, lines
     assert {line.split(": ")[1] for line in lines} == {"tracker.id", "tracker.batch", "mqtt.hots", "mqtt.host"}
     assert tally("tracker", "-c", str(bad)).returncode == 2
+
+
+def test_a_store_password_stays_out_of_messages():
+    from tracker.db import PostgreSQL, StoreError, redacted
+
+    assert redacted("postgresql://tally:s3cret@db.example/tally") == "postgresql://tally:***@db.example/tally"
+    assert redacted("postgresql://tally@db.example/tally") == "postgresql://tally@db.example/tally"
+    with pytest.raises(StoreError) as info:
+        PostgreSQL("postgresql://tally:s3cret@127.0.0.1:1/tally?connect_timeout=2").connect()
+    assert "s3cret" not in str(info.value)

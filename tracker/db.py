@@ -9,6 +9,7 @@ connection behind per thread.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -222,7 +223,7 @@ class PostgreSQL(Database):
         try:
             return psycopg.connect(self.url, autocommit=False)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to {self.url}: {exc}") from exc
+            raise StoreError(f"cannot connect to {redacted(self.url)}: {exc}") from exc
 
     def sql(self, text: str) -> str:
         return text.replace("?", "%s")
@@ -240,6 +241,11 @@ class PostgreSQL(Database):
         # Several instances starting at once on a fresh database: one migrates, the others wait for its
         # commit and then find it done (a transaction-scoped advisory lock; 0x7a11 is "tally").
         cur.execute("SELECT pg_advisory_xact_lock(31249)")
+
+
+def redacted(url: str) -> str:
+    """A store URL fit for logs: a password in it (postgresql://user:secret@host/db) replaced."""
+    return re.sub(r"^(postgres(?:ql)?://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def open_database(url: str) -> Database:
