@@ -71,3 +71,9 @@ def test_a_store_password_stays_out_of_messages():
     with pytest.raises(StoreError) as info:
         PostgreSQL("postgresql://tally:s3cret@127.0.0.1:1/tally?connect_timeout=2").connect()
     assert "s3cret" not in str(info.value)
+
+
+def test_every_key_is_documented():
+    text = (ROOT / "docs" / "tracker.md").read_text()
+    missing = [key for key in tracker_config.TRACKER if f"`tracker.{key}`" not in text]
+    assert missing == []
