@@ -5,9 +5,10 @@
     ./dev bench --quick                  # smaller counts, for a smoke run
     ./dev bench backlog --backlog 1000000
 
-Scenarios: throughput, latency, feedback, backlog, footprint, fsync, nmea, rfid, camera. Each figure sits beside
-a baseline measured in the same run. Every process a scenario starts is ended by it (or, if it fails
-or overruns its time limit, by this runner, by pid).
+Scenarios: throughput, latency, feedback, backlog, footprint, fsync, nmea, rfid, camera, tracker, soak. Each
+figure sits beside a baseline measured in the same run. Every process a scenario starts is ended by it (or, if
+it fails or overruns its time limit, by this runner, by pid). The soak is not in the default set:
+`./dev bench soak --soak-seconds 3600 --soak-kills 100` is the one-hour shift with random faults.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ SCENARIOS: dict[str, tuple[str, int]] = {
     "rfid": ("bench_rfid", 180),
     "camera": ("bench_camera", 300),
     "tracker": ("bench_tracker", 1200),
+    "soak": ("soak", 900),
 }
 #: run by a plain `./dev bench`, the 1,000,000-event backlog last (~2 minutes of the ~5.5 here)
 DEFAULT = ["throughput", "latency", "feedback", "footprint", "fsync", "nmea", "rfid", "camera", "backlog"]
@@ -80,6 +82,9 @@ def options(argv: list[str]) -> argparse.Namespace:
     g = parser.add_argument_group("tracker")
     g.add_argument("--tracker-count", type=int, default=20_000, help="messages the 3 instances drain")
     g.add_argument("--tracker-events", type=int, default=1_000_000, help="events stored for the query figures")
+    g = parser.add_argument_group("soak (a dock shift with random faults; benchmarks/soak.py has every option)")
+    g.add_argument("--soak-seconds", type=float, default=300.0, help="length of the shift (the full one: 3600)")
+    g.add_argument("--soak-kills", type=int, help="SIGKILLs (default: one per 36 s)")
     args = parser.parse_args(argv)
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     if unknown:
@@ -94,6 +99,7 @@ def options(argv: list[str]) -> argparse.Namespace:
         args.starts = min(args.starts, 2)
         args.fsync_scans = min(args.fsync_scans, 500)
         args.rfid_seconds = min(args.rfid_seconds, 5)
+        args.soak_seconds = min(args.soak_seconds, 60)
     return args
 
 
@@ -103,6 +109,8 @@ def run_one(name: str, opts: argparse.Namespace) -> dict[str, Any]:
     module_name, limit = SCENARIOS[name]
     if name == "backlog":
         limit = max(limit, int(opts.backlog / 200))  # ~ 5 ms per event for fill + drain, generously
+    if name == "soak":
+        limit = max(limit, int(opts.soak_seconds * 1.5) + 600)
 
     def overrun(signum, frame):
         raise Overrun(f"{name} ran over its {limit} s limit")
