@@ -106,15 +106,15 @@ class DeviceRunner:
                 if not self.state.paused:
                     self.state.paused = True
                     self.state.pauses += 1
-                    log.warning("%s: paused: the outbox has no room; the device holds its scans meanwhile",
-                                self.driver.device)
+                    self._log("paused", logging.WARNING, "%s: paused: the outbox has no room; the device holds its "
+                              "scans meanwhile (%d pauses)", self.driver.device, self.state.pauses)
                 self._stop.wait(PAUSE_POLL)
             elif self.handed - self.taken >= MAX_BEHIND:
                 self._stop.wait(CATCH_UP)  # reads queued for the loop: they reach the outbox before we read more
             else:
                 break
         if self.state.paused and not self._stop.is_set():
-            log.info("%s: reading again", self.driver.device)
+            log.debug("%s: reading again", self.driver.device)
             self.state.paused = False
 
     def _run(self) -> None:

@@ -146,6 +146,8 @@ class Outbox:
         self._syncs: list[threading.Event] = []
         self._meta_dirty = False
         self._heal = False  # a commit failed: the WAL must be checkpointed before anything is accepted again
+        self._capped = False  # the last commit stopped at the per-transaction cap, not for want of room
+        self.ballast_releases = 0
         self._data_version = 0
         self._retry = RETRY_MIN
         self._synchronous = ""  # the writer connection's PRAGMA synchronous now
@@ -158,8 +160,10 @@ class Outbox:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={'FULL' if self.durability == 'full' else 'NORMAL'}")
-        conn.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
-        conn.execute(f"PRAGMA journal_size_limit={WAL_PAGES * 4096}")
+        # The WAL is checkpointed before it outgrows half the reserve: a full card can still checkpoint it.
+        pages = max(16, min(WAL_PAGES, self.min_free_bytes // 4096 // 2)) if self.min_free_bytes else WAL_PAGES
+        conn.execute(f"PRAGMA wal_autocheckpoint={pages}")
+        conn.execute(f"PRAGMA journal_size_limit={pages * 4096}")
         return conn
 
     def start(self) -> "Outbox":
@@ -169,6 +173,7 @@ class Outbox:
         self._check_meta()
         self.last_id = self._writer.execute("SELECT COALESCE(MAX(id), 0) FROM outbox").fetchone()[0]
         self._data_version = self._writer.execute("PRAGMA data_version").fetchone()[0]
+        self._ensure_ballast()
         self._reader = self._connect()
         self._thread = threading.Thread(target=self._run, name="outbox-writer", daemon=True)
         self._thread.start()
@@ -350,13 +355,63 @@ class Outbox:
             raise sqlite3.OperationalError("the WAL checkpoint after a failed commit could not finish (busy)")
         self._heal = False
 
+    # ---- the reserve on disk --------------------------------------------------------------
+    #
+    # `min_free_bytes` is held as a real file beside the database (the ballast), not only as a number
+    # subtracted from statvfs: when the card fills anyway (another program, our estimate of SQLite's
+    # pages being short), the file is given back, and with it the room a checkpoint and the deletes
+    # of delivered rows need. Without it a full card is a dead end: nothing can be written, so nothing
+    # delivered can be deleted either. It is taken again once the disk has room for it twice over.
+
+    @property
+    def _ballast(self) -> Path:
+        return self.path.with_name(self.path.name + ".reserve")
+
+    def _ensure_ballast(self) -> None:
+        if self.min_free_bytes <= 0 or self._ballast.exists():
+            return
+        try:
+            st = os.statvfs(self.path.parent)
+            if st.f_bavail * st.f_frsize < 2 * self.min_free_bytes:
+                return
+            fd = os.open(self._ballast, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, self.min_free_bytes)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            directory = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)  # the name too: after a power cut the reserve is still there
+            finally:
+                os.close(directory)
+        except OSError as exc:  # noqa: PERF203 - no reserve is a weaker state, not a failure: the budget still counts it
+            log.warning("outbox: cannot keep the %d-byte reserve file %s: %s", self.min_free_bytes, self._ballast,
+                        exc.strerror or exc)
+            try:
+                self._ballast.unlink(missing_ok=True)
+            except OSError:
+                pass
+
+    def _release_ballast(self) -> bool:
+        try:
+            self._ballast.unlink()
+        except OSError:
+            return False
+        self.ballast_releases += 1
+        log.warning("outbox: the disk is full; gave back the %d-byte reserve so delivered records can be deleted",
+                    self.min_free_bytes)
+        return True
+
     def _attempt(self) -> None:
         if self._heal:
             self._heal_wal()
         if self.failing is not None and self._held and (self._acks or self._moves):
             # Deliveries first, on their own: they free pages that the held records can then use.
             self._commit(adds=False)
-        if self._held or self._acks or self._moves or self._states or self._meta_dirty:
+        if self.failing is None and not self._ballast.exists() and self.min_free_bytes > 0 and self.commits % 64 == 0:
+            self._ensure_ballast()
+        while self._held or self._acks or self._moves or self._states or self._meta_dirty:
             results, last_id = self._commit()
             if self.failing is not None:
                 log.warning("outbox: commits work again after %.1fs (%d failed)",
@@ -369,6 +424,8 @@ class Outbox:
                 self.last_id = last_id
                 if self.on_commit is not None:
                     self.on_commit(last_id)
+            if not self._capped:
+                break  # what is still held waits for room; a capped commit goes straight on with the rest
         self._refuse_overflow()
         self.held_count = len(self._held)
         # Waiters hear back after every attempt; flush() tells them whether anything is still held.
@@ -379,6 +436,8 @@ class Outbox:
     def _failed(self, exc: BaseException) -> None:
         self.commit_failures += 1
         self._heal = True
+        if "full" in str(exc).lower() or getattr(exc, "errno", None) == 28:  # SQLITE_FULL, ENOSPC
+            self._release_ballast()
         self.last_error = f"{exc.__class__.__name__}: {exc}"
         if self.failing is None:
             # What started it says most (a full disk); retries may fail otherwise (the checkpoint's I/O error).
@@ -441,7 +500,8 @@ class Outbox:
         # WAL mode writes a page twice: into the WAL, then into the file at the checkpoint, each with page
         # and index overhead beyond our per-row estimate. Only 40 % of the room is ours, or a full card
         # could not even checkpoint, nor then delete what was delivered.
-        return min(self.max_bytes, size + int((free - self.min_free_bytes) * 0.4))
+        reserve = 0 if self._ballast.exists() else self.min_free_bytes  # the ballast is the reserve, held
+        return min(self.max_bytes, size + int((free - reserve) * 0.4))
 
     def _commit(self, adds: bool = True) -> tuple[list[Result], int]:
         conn = self._writer
@@ -481,7 +541,14 @@ class Outbox:
                 conn.executemany("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
                                  [(k, v) for k, v in self._states.items() if v is not None])
             limit = self._limit(conn, size) if held else self.limit_bytes
+            # One transaction's WAL must fit in the reserve, or a full card could not checkpoint it.
+            room = max(64 << 10, self.min_free_bytes // 2)
+            added = 0
+            self._capped = False
             for item in held:
+                if added > room:
+                    self._capped = True
+                    break
                 stream = item.stream
                 seq = new_seq[stream] + 1
                 item.record["tally:seq" if stream == "events" else "seq"] = seq
@@ -512,6 +579,7 @@ class Outbox:
                 new_seq[stream] = seq
                 new_counts[stream] += 1
                 size += need
+                added += need
                 results.append(Result(item.token, stream, True, seq))
                 taken += 1
             changed = [(f"seq:{s}", new_seq[s]) for s in STREAMS if self._meta_dirty or new_seq[s] != self.seq[s]]
@@ -598,6 +666,7 @@ class Outbox:
             "held": self.held_count,
             "commits": self.commits,
             "commit_failures": self.commit_failures,
+            "reserve_releases": self.ballast_releases,
             "failing": self.failing,
             "last_error": self.last_error,
             "repaired": self.repaired,

@@ -70,7 +70,7 @@ def test_a_full_sd_card_pauses_the_scanner_and_loses_nothing(tmp_path, small_fs,
     data = small_fs(3 * 1024)
     port = free_port()
     config = write_config(tmp_path / "t.toml", broker_port=port, data_dir=data, devices=[device(scanner)],
-                          extra={"outbox": {"min_free_mb": 0.25}})
+                          extra={"outbox": {"min_free_mb": 0.5}})
     gw = gateway_process(config)
     assert gw.wait_log("door-1: open", 15), gw.log()
     total = 12000
@@ -104,7 +104,9 @@ def test_a_full_sd_card_pauses_the_scanner_and_loses_nothing(tmp_path, small_fs,
             assert raws == {unit(i) for i in range(total)}
             final = wait(lambda: (s := status_of(config)) and not s["devices"][0]["paused"] and s, 10, "resume", gw)
             assert final["drops"] == {"events": 0, "positions": 0, "rejects": 0}
-            assert final["outbox"]["commit_failures"] == 0
+            # If the card filled before the budget's estimate said so, the reserve file was given back and the
+            # commit retried: a failure that healed, never a lost scan.
+            assert final["outbox"]["failing"] is None
         finally:
             sub.close()
         assert gw.terminate() == 0
