@@ -7,7 +7,6 @@ operator fixes a file in one pass. Nothing here raises anything but ConfigError.
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -16,6 +15,12 @@ from typing import Any, Callable, Mapping
 
 import drivers
 from drivers.base import REQUIRED, Option
+
+from .feedback import validate_feedback
+from .feedback.gpio import validate_indicators
+from .gps.settings import validate_geofences, validate_gps
+from .listen import listen_problem
+from .validation import validate_table
 
 GATEWAY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TOPIC_ROOT = re.compile(r"^[A-Za-z0-9_\-/]{1,128}$")
@@ -164,8 +169,6 @@ MODE = {
     "devices": Option(list, [], doc="devices it applies to; empty = all"),
 }
 def _listen(value: Any) -> str | None:
-    from .health import listen_problem
-
     return listen_problem(value)
 
 
@@ -182,7 +185,10 @@ SECTIONS: dict[str, Mapping[str, Option]] = {
     "status": STATUS,
 }
 #: sections other parts of the gateway validate themselves (key -> validator(dict, path, problems))
-EXTRA_SECTIONS: dict[str, Callable[[Any, str, list[str]], Any]] = {}
+EXTRA_SECTIONS: dict[str, Callable[[Any, str, list[str]], Any]] = {
+    "gps": validate_gps, "geofence": validate_geofences, "feedback": validate_feedback,
+    "indicator": validate_indicators,
+}
 
 
 # ---- result types -----------------------------------------------------------------------
@@ -245,54 +251,6 @@ class Config:
 
 
 # ---- validation -------------------------------------------------------------------------
-
-def _type_name(t: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-             list: "a list", dict: "a table"}
-    types = t if isinstance(t, tuple) else (t,)
-    return " or ".join(names.get(x, x.__name__) for x in types)
-
-
-def _check_value(path: str, opt: Option, value: Any, problems: list[str]) -> Any:
-    types = opt.type if isinstance(opt.type, tuple) else (opt.type,)
-    # TOML booleans are ints to Python; a count of `true` is a typo, not 1.
-    ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
-    if not ok and float in types and isinstance(value, int) and not isinstance(value, bool):
-        ok = True
-    if not ok:
-        problems.append(f"{path}: must be {_type_name(opt.type)}, got {value!r}")
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        problems.append(f"{path}: must be a finite number, got {value!r}")
-        return None
-    if opt.check is not None:
-        message = opt.check(value)
-        if message:
-            problems.append(f"{path}: {message}")
-            return None
-    return value
-
-
-def validate_table(path: str, table: Any, spec: Mapping[str, Option], problems: list[str]) -> dict[str, Any]:
-    """Check one TOML table against a spec: unknown keys, missing keys, types, values."""
-    if not isinstance(table, dict):
-        problems.append(f"{path}: must be a table, got {table!r}")
-        return {key: (None if opt.default is REQUIRED else opt.default) for key, opt in spec.items()}
-    out: dict[str, Any] = {}
-    for key in table:
-        if key not in spec:
-            known = ", ".join(sorted(spec)) or "none"
-            problems.append(f"{path}.{key}: unknown key (known keys: {known})")
-    for key, opt in spec.items():
-        if key in table:
-            out[key] = _check_value(f"{path}.{key}", opt, table[key], problems)
-        elif opt.default is REQUIRED:
-            problems.append(f"{path}.{key}: missing (required)")
-            out[key] = None
-        else:
-            out[key] = opt.default
-    return out
-
 
 def _brokers(mqtt: Mapping[str, Any]) -> tuple[Broker, ...]:
     hosts = mqtt.get("host")
@@ -465,13 +423,3 @@ def load(path: str | Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
     return parse(document, path.resolve())
-
-
-# Sections that other parts of the gateway own and validate (they import this module lazily).
-from gateway.gps.settings import validate_geofences, validate_gps  # noqa: E402
-
-EXTRA_SECTIONS.update({"gps": validate_gps, "geofence": validate_geofences})
-from gateway.feedback import validate_feedback  # noqa: E402
-from gateway.feedback.gpio import validate_indicators  # noqa: E402
-
-EXTRA_SECTIONS.update({"feedback": validate_feedback, "indicator": validate_indicators})

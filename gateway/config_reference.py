@@ -14,7 +14,7 @@ from typing import Mapping
 import drivers
 from drivers.base import REQUIRED, Option
 
-from . import config
+from . import config, validation
 
 GEOFENCE_DOC = [
     ("name", "a string", "required", "1-64 of A-Z a-z 0-9 _ . - and spaces; unique"),
@@ -29,7 +29,7 @@ def _type(opt: Option) -> str:
     types = opt.type if isinstance(opt.type, tuple) else (opt.type,)
     if set(types) == {int, float}:
         return "a number"
-    return config._type_name(opt.type)
+    return validation.type_name(opt.type)
 
 
 def _what(opt: Option) -> str:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import __version__
 from .config import DEVICE_COMMON, ConfigError, load
 from .events import Where, iso_time
-from .health import redact
+from .redact import redact
 
 if TYPE_CHECKING:
     from .daemon import Daemon

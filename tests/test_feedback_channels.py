@@ -164,7 +164,7 @@ def test_mqtt_payload_carries_the_outcome_not_in_the_topic():
 
 
 def test_metrics_for_manifest_progress_and_feedback_channels():
-    from gateway.health import StatusCollector, metrics_text
+    from gateway.metrics import StatusCollector, metrics_text
 
     snapshot = {"version": "x", "gateway": "gw", "uptime_s": 1,
                 "manifest": {"active": {"name": "truck-0815", "expected": 40, "seen": 12, "extra": 1}},

@@ -10,7 +10,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.broker import free_port
 from gateway.config import parse
-from gateway.health import health, is_loopback, listen_problem, parse_listen, redact
+from gateway.health import health
+from gateway.listen import is_loopback, listen_problem, parse_listen
+from gateway.redact import redact
 from tests.test_ops_support import get_json, http_get, ops_config, unit, wait_running, wait_until
 
 SECRET = "s3cr3t-Pa55w0rd-do-not-leak"
@@ -183,7 +185,7 @@ def test_secrets_are_redacted_by_key_at_any_depth():
 
 def test_metrics_from_a_gps_vehicle_snapshot():
     """The GPS part's status (gateway/gps/service.py) becomes fix age and mode; no fix, no series."""
-    from gateway.health import StatusCollector, metrics_text
+    from gateway.metrics import StatusCollector, metrics_text
 
     fix = {"time": "2026-01-01T00:00:00.000Z", "mode": 3, "lat": 52.1, "lon": 4.3, "age_s": 1.5, "stale": False}
     snapshot = {"gateway": "van-7", "version": "0.1.0", "uptime_s": 5, "counters": {"reads": 2, "fixes": 9},

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from drivers.base import REQUIRED, Option, in_range, one_of
 from gateway.config import MQTT, TLS, Broker, ConfigError, _brokers, _pattern, _resolve, validate_table
-from gateway.health import listen_problem
+from gateway.listen import listen_problem
 
 TRACKER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SHARE_GROUP = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

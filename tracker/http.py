@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Any, Callable
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
-from gateway.health import parse_listen
+from gateway.listen import parse_listen
 
 from . import notify, query, track
 from .identifiers import NotAnIdentifier, gtin_lot, resolve

@@ -13,6 +13,7 @@ that fails is counted with its error. Both show in `status` and in the metrics.
 
 from __future__ import annotations
 
+from gateway.validation import validate_table
 from drivers.base import Option, in_range
 
 KEYS = ("accepted", "duplicate", "rejected", "unexpected", "not_accepted", "mode", "pack_open", "pack_close",
@@ -42,6 +43,5 @@ INDICATOR_DOC = [
 
 def validate_feedback(raw: object, path: str, problems: list[str]) -> dict[str, object]:
     """`[feedback]` (gateway.config.EXTRA_SECTIONS)."""
-    from gateway.config import validate_table
 
     return validate_table(path, raw, FEEDBACK, problems)

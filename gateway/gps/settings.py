@@ -31,6 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.validation import validate_table
 from drivers.base import Option, in_range
 
 from .geofence import Circle, Geofence, parse_point, polygon
@@ -70,7 +71,6 @@ GEOFENCE_KEYS = ("name", "lat", "lon", "radius_m", "polygon", "read_point", "biz
 
 
 def validate_gps(value: Any, path: str, problems: list[str]) -> GpsSettings:
-    from gateway.config import validate_table  # here, not at import: config imports this module to register it
 
     table = validate_table(path, value, GPS, problems)
     clean = {k: v for k, v in table.items() if v is not None}
