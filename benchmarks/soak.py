@@ -292,6 +292,7 @@ class Shift:
             self.log.add("disk-full skipped", reason=getattr(self, "mount_error", "no tmpfs"))
             return
         seconds = self.rng.uniform(3, 8)
+        before = self.status()
         filler = self.data / "filler"
         written = 0
         with open(filler, "wb") as fh:
@@ -304,10 +305,28 @@ class Shift:
                         break
                     block = block[:len(block) // 4]
         item = self.log.add("disk-full", seconds=round(seconds, 1), filler_mb=round(written / (1 << 20), 1))
-        time.sleep(seconds)
-        status = self.status()
-        item["paused_seen"] = bool(status.get("devices") and status["devices"][0].get("paused"))
+        seen = {"paused": False, "held_max": 0, "commit_failures": 0}
+        until = now() + seconds
+        while now() < until:
+            status = self.status()
+            device = (status.get("devices") or [{}])[0]
+            seen["paused"] |= bool(device.get("paused"))
+            seen["held_max"] = max(seen["held_max"], (status.get("backlog") or {}).get("held") or 0)
+            if status.get("pid") == before.get("pid"):
+                failures = (status.get("outbox") or {}).get("commit_failures") or 0
+                seen["commit_failures"] = failures - ((before.get("outbox") or {}).get("commit_failures") or 0)
+            time.sleep(0.2)
+        item.update(seen)
         filler.unlink()
+        # Over when the gateway has recovered: reads held in memory are not accepted yet, and a SIGKILL right
+        # now would take them (legitimately: nobody was told they were).
+        freed, deadline = now(), now() + 60
+        while now() < deadline:
+            s = self.status()
+            if s.get("devices") and not s["devices"][0].get("paused") and not (s.get("backlog") or {}).get("held"):
+                break
+            time.sleep(0.1)
+        item["recovered_after_s"] = round(now() - freed, 2)
 
     def reload(self) -> None:
         assert self.gw is not None
@@ -456,7 +475,7 @@ class Shift:
             "outages": count["broker-outage"],
             "unplugs": count["unplug"],
             "disk_full": count["disk-full"],
-            "disk_full_paused_seen": sum(1 for f in self.log.items if f.get("paused_seen")),
+            "disk_full_paused": sum(1 for f in self.log.items if f.get("paused")),
             "reloads": count["sighup"],
             "gateway_lifetimes": self.lifetimes,
             "drain_s": drained["seconds"],
