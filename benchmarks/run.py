@@ -39,6 +39,7 @@ SCENARIOS: dict[str, tuple[str, int]] = {
     "rfid": ("bench_rfid", 180),
     "camera": ("bench_camera", 300),
     "tracker": ("bench_tracker", 1200),
+    "drain": ("bench_drain", 900),
     "soak": ("soak", 900),
 }
 #: run by a plain `./dev bench`, the 1,000,000-event backlog last (~2 minutes of the ~5.5 here)
@@ -79,6 +80,12 @@ def options(argv: list[str]) -> argparse.Namespace:
     g = parser.add_argument_group("rfid")
     g.add_argument("--rfid-rate", type=float, default=2000.0, help="tag reads per second from the reader")
     g.add_argument("--rfid-seconds", type=float, default=10.0)
+    g = parser.add_argument_group("drain (per message vs batch, benchmarks/bench_drain.py)")
+    g.add_argument("--drain-events", type=int, default=20_000, help="backlog drained over the direct link")
+    g.add_argument("--drain-link-events", type=int, default=3000, help="backlog drained over the throttled link")
+    g.add_argument("--drain-link-kbps", type=float, default=256, help="throttled link: kB/s each way")
+    g.add_argument("--drain-link-ms", type=float, default=40, help="throttled link: one-way delay, ms")
+    g.add_argument("--drain-timeout", type=float, default=300, help="seconds per drain before giving up")
     g = parser.add_argument_group("tracker")
     g.add_argument("--tracker-count", type=int, default=20_000, help="messages the 3 instances drain")
     g.add_argument("--tracker-events", type=int, default=1_000_000, help="events stored for the query figures")
@@ -99,6 +106,8 @@ def options(argv: list[str]) -> argparse.Namespace:
         args.starts = min(args.starts, 2)
         args.fsync_scans = min(args.fsync_scans, 500)
         args.rfid_seconds = min(args.rfid_seconds, 5)
+        args.drain_events = min(args.drain_events, 5000)
+        args.drain_link_events = min(args.drain_link_events, 1000)
         args.soak_seconds = min(args.soak_seconds, 60)
     return args
 

@@ -128,6 +128,8 @@ MQTT = {
     "protocol": Option(str, "auto", _choice("auto", "5", "3.1.1"), doc="auto: MQTT 5, falling back to 3.1.1"),
     "window": Option(int, 64, _range(1, 65535), doc="QoS 1 messages in flight at once"),
     "status_interval": Option((int, float), 30, _range(1, 86400), doc="seconds between retained status updates"),
+    "batch": Option(dict, None, doc="backlog drain in EPCISDocuments, e.g. { enabled = true, compress = \"gzip\", "
+                                    "max_events = 500, max_kb = 256, min_backlog = 200 }: see README, MQTT"),
 }
 OUTBOX = {
     "max_mb": Option((int, float), 512, _range(1, 1_000_000),
@@ -365,6 +367,10 @@ def parse(document: Mapping[str, Any], path: Path | None = None) -> Config:
     for i, prefix in enumerate(tables["gateway"].get("company_prefixes") or []):
         if not (isinstance(prefix, str) and prefix.isdigit() and 6 <= len(prefix) <= 12):
             problems.append(f"gateway.company_prefixes[{i}]: {prefix!r} is not a 6-12 digit GS1 Company Prefix")
+    if tables["mqtt"].get("batch") is not None:
+        from .batch import problems as batch_problems  # only when configured: it pulls in the event builder
+
+        problems.extend(batch_problems(tables["mqtt"]["batch"]))
     tls = tables["mqtt"].get("tls")
     if tls is not None:
         tables["mqtt"]["tls"] = validate_table("mqtt.tls", tls, TLS, problems)

@@ -43,7 +43,10 @@ from typing import Any, Callable, Iterable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
+from . import batch as batching
 from .config import Broker, Config
 from .outbox import Entry, Outbox
 
@@ -57,6 +60,9 @@ TAKEOVERS_MAX = 3         # ... with this many takeovers: another client has our
 TAKEOVER_BACKOFF = 60.0   # then wait this long (doubling, to 10 min) before taking the session back
 RETRY_MIN, RETRY_MAX = 1.0, 60.0
 UNCERTAIN_TRIES = 5       # refusals that do not say why: after this many, the record is quarantined
+BATCH_TROUBLE = 2         # refused batches or connections lost with one in flight (none acknowledged since) ...
+BATCH_PAUSE = 30.0        # ... then everything goes one by one this long (doubling, to 10 min): some brokers
+                          # (mosquitto 2.0) hang up after a refusal, before its PUBACK is read
 DEGRADED_FOR = 300.0      # a refusal marks the gateway degraded this long after the last one
 
 # MQTT 5 reason codes (PUBACK / DISCONNECT)
@@ -146,6 +152,17 @@ class Publisher:
         self._thread: threading.Thread | None = None
         self._protocol = {"5": mqtt.MQTTv5, "3.1.1": mqtt.MQTTv311}.get(config.mqtt["protocol"], mqtt.MQTTv5)
         self._auto_protocol = config.mqtt["protocol"] == "auto"
+        # Batch drain (gateway/batch.py): loop-owned like _inflight
+        self.batch = batching.BatchConfig.from_table(config.mqtt.get("batch"))
+        self.batch_topic = batching.topic(self.topics["events"], self.batch.compress)
+        self._batch_rows: dict[int, list[int]] = {}  # mid of a batch in flight -> its outbox ids
+        self._single: set[int] = set()      # rows of a refused batch: from now on sent one by one
+        self._respill: deque[int] = deque()  # ... and those of them not sent again yet (window permitting)
+        self.batches = 0                    # documents published
+        self.batched = 0                    # events in them
+        self.batch_splits = 0               # refused documents split back into single messages
+        self._batch_trouble = 0
+        self._batch_pause_until = 0.0
 
     # ---- asyncio side -------------------------------------------------------------------
 
@@ -161,7 +178,17 @@ class Publisher:
         if self._client is None or self.link.state != "connected":
             return
         room = self.window - len(self._inflight)
+        while self._respill and room > 0:
+            if not self._resend(self._respill[0]):
+                return  # kept: the reconnect's resend starts at or before the first of them
+            self._respill.popleft()
+            room = self.window - len(self._inflight)
         while room > 0:
+            if self._batching():
+                if not self._send_batched():
+                    return
+                room = self.window - len(self._inflight)
+                continue
             entries = self.outbox.fetch(self._next_after, min(room, 500))
             if not entries:
                 return
@@ -196,6 +223,91 @@ class Publisher:
         self.published += 1
         return True
 
+    def _batching(self) -> bool:
+        # The outbox's count includes what is in flight: "a backlog" is what has not been acknowledged.
+        return (self.batch.enabled and self.outbox.counts["events"] >= max(2, self.batch.min_backlog)
+                and time.monotonic() >= self._batch_pause_until)
+
+    def _batch_failed(self, what: str) -> None:
+        self._batch_trouble += 1
+        if self._batch_trouble >= BATCH_TROUBLE:
+            pause = min(600.0, BATCH_PAUSE * 2 ** (self._batch_trouble - BATCH_TROUBLE))
+            self._batch_pause_until = time.monotonic() + pause
+            log.warning("%s (%d times, none acknowledged since): events go one by one for %.0fs", what,
+                        self._batch_trouble, pause)
+
+    def _send_batched(self) -> bool:
+        """One window's worth from the outbox, runs of events packed into documents; False: stop for now."""
+        entries = self.outbox.fetch(self._next_after, self.batch.max_events)
+        if not entries:
+            return False
+        i, n = 0, len(entries)
+        single, waiting = self._single, self._waiting
+        while i < n:
+            if len(self._inflight) >= self.window:
+                return True
+            j = i
+            while j < n and entries[j].stream == "events" and entries[j].id not in single and (
+                    entries[j].id not in waiting):
+                j += 1
+            used = self._send_batch(entries[i:j]) if j - i >= 2 else 0
+            if used is None:
+                return False
+            if used == 0:
+                if not self._send(entries[i]):
+                    return False
+                used = 1
+            i += used
+        return True
+
+    def _send_batch(self, run: list[Entry]) -> int | None:
+        """Publish the longest leading part of `run` that fits in one document: how many rows; 0: send
+        them singly instead; None: the client would not take it."""
+        client = self._client
+        assert client is not None
+        v5 = self.link.protocol == "5"
+        properties = None
+        extra = 0
+        if v5:
+            properties = Properties(PacketTypes.PUBLISH)
+            properties.ContentType = batching.CONTENT_TYPE
+            if self.batch.compress == "none":
+                properties.PayloadFormatIndicator = 1
+            else:
+                properties.UserProperty = ("content-encoding", self.batch.compress)
+            extra = len(properties.pack()) + 4  # + a longer length field, at worst
+
+        def fits(body: bytes) -> bool:
+            return self.max_packet is None or packet_size(self.batch_topic, body, v5) + extra <= self.max_packet
+
+        count, body = batching.pack([entry.payload for entry in run], self.batch, fits)
+        if count < 2:
+            return 0
+        info = client.publish(self.batch_topic, body, qos=1, properties=properties)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_QUEUE_SIZE):
+            if info.rc != MQTTErrorCode.MQTT_ERR_NO_CONN:
+                log.warning("publish failed: %s", mqtt.error_string(info.rc))
+            return None
+        rows = [entry.id for entry in run[:count]]
+        self._inflight[info.mid] = (rows[0], "events", len(body))
+        self._batch_rows[info.mid] = rows
+        self._next_after = rows[-1]
+        self.published += 1
+        self.batches += 1
+        self.batched += count
+        return count
+
+    def _split(self, mid: int, reason: str) -> list[int]:
+        """A batch the broker refused: its rows go one by one from now on (a single one that is refused
+        again meets the usual retry or quarantine); returns them."""
+        rows = self._batch_rows.pop(mid, [])
+        self._single.update(rows)
+        self.batch_splits += 1
+        self._batch_failed("the broker refused a batch")
+        log.warning("the broker refused a batch of %d events (outbox ids %d..%d): %s; sending them one by one",
+                    len(rows), rows[0] if rows else 0, rows[-1] if rows else 0, reason)
+        return rows
+
     def _on_acked(self, generation: int, mids: Iterable[int]) -> None:
         if generation != self._generation:
             return  # PUBACKs from a connection we already gave up on
@@ -204,9 +316,18 @@ class Publisher:
         retries = self._retries
         for mid in mids:
             item = inflight.pop(mid, None)
+            if item is not None and self._batch_rows:
+                rows = self._batch_rows.pop(mid, None)
+                if rows is not None:
+                    acks.extend((row, "events", 0) for row in rows)
+                    count += len(rows)
+                    self._batch_trouble = 0
+                    continue
             if item is not None:
                 acks.append(item)
                 count += 1
+                if self._single:
+                    self._single.discard(item[0])
                 if retries and retries.pop(item[0], None) is not None:
                     self.denied.pop(item[1], None)  # a refused record got through: the refusal is over
         if not count:
@@ -237,6 +358,10 @@ class Publisher:
         row_id, stream, _ = item
         reason = f"{name} (0x{code:02X})"
         self.refusals[reason] = self.refusals.get(reason, 0) + 1
+        if mid in self._batch_rows:
+            self._respill.extend(self._split(mid, reason))
+            self.wake()
+            return
         tries = self._retries[row_id] = self._retries.get(row_id, 0) + 1
         if code in PERMANENT or (code in UNCERTAIN and tries >= UNCERTAIN_TRIES):
             self._quarantine(row_id, stream, f"refused by the broker: {reason}" +
@@ -250,18 +375,21 @@ class Publisher:
             self.loop.call_later(delay, self._resend, row_id)
         self.wake()
 
-    def _resend(self, row_id: int) -> None:
+    def _resend(self, row_id: int) -> bool:
+        """Send one row again now; False when it could not be handed to the client."""
         self._waiting.discard(row_id)  # due: from now on a resend from the first unacknowledged row includes it
         if self._client is None or self.link.state != "connected":
-            return
+            return False
         entry = self.outbox.get(row_id)
         if entry is None or any(item[0] == row_id for item in self._inflight.values()):
-            return
+            return True
         client = self._client
         info = client.publish(self.topics.get(entry.stream, self.topics["events"]), entry.payload, qos=1)
         if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
             self._inflight[info.mid] = (entry.id, entry.stream, len(entry.payload))
             self.published += 1
+            return True
+        return False
 
     def _other_instance(self, instance: str) -> None:
         if instance != self.instance and not self.duplicate:
@@ -287,6 +415,8 @@ class Publisher:
             "acked": self.acked, "in_flight": self.pending(), "max_packet": self.max_packet,
             "quarantined": self.quarantined, "refusals": dict(self.refusals), "retrying": len(self._retries),
             "takeovers": len(self.takeovers), "duplicate_id": self.duplicate, "instance": self.instance,
+            **({"batches": self.batches, "batched": self.batched, "batch_splits": self.batch_splits,
+                "batch_paused": time.monotonic() < self._batch_pause_until} if self.batch.enabled else {}),
         }
 
     def _flush_acks(self) -> None:
@@ -305,8 +435,15 @@ class Publisher:
             # The broker hung up because of a packet's size without having said its limit (or we sent
             # it anyway): the largest message in flight is the one.
             mid, (row_id, stream, length) = max(self._inflight.items(), key=lambda kv: kv[1][2])
-            del self._inflight[mid]
-            self._quarantine(row_id, stream, f"the broker closed the connection: packet too large ({length} bytes)")
+            if mid in self._batch_rows:
+                # A batch: its events go one by one after the reconnect (the resend starts at its first row)
+                self._split(mid, f"the broker closed the connection: packet too large ({length} bytes)")
+            else:
+                del self._inflight[mid]
+                self._quarantine(row_id, stream,
+                                 f"the broker closed the connection: packet too large ({length} bytes)")
+        if state != "connected" and self.link.state == "connected" and self._batch_rows:
+            self._batch_failed("the connection was lost with a batch in flight")
         if state == "connected":
             self.max_packet = max_packet
         self._generation = generation
@@ -321,9 +458,12 @@ class Publisher:
             # Resend from the first unacknowledged row: a fresh connection knows nothing.
             self._flush_acks()
             unacked = [item[0] for item in self._inflight.values()] + [
-                row_id for row_id in self._retries if row_id not in self._waiting]
+                row_id for row_id in self._retries if row_id not in self._waiting] + (
+                [min(self._respill)] if self._respill else [])
+            self._respill.clear()  # the resend below covers them, one by one as they are in _single
             first = min(unacked) - 1 if unacked else None
             self._inflight.clear()
+            self._batch_rows.clear()
             if first is not None:
                 self._next_after = first
             else:
@@ -574,8 +714,11 @@ class Publisher:
             self.loop.call_soon_threadsafe(self._on_link, generation, None, "down", None, error, None, code)
             delay = min(BACKOFF_MAX, BACKOFF_MIN * (2 ** min(attempt, 10)))
             lived = time.monotonic() - userdata["since"] if userdata.get("since") else None
+            # A batch in flight: a broker that hangs up on a refused one (mosquitto 2.0) is not a takeover.
+            # (_batch_rows is the loop's; only its emptiness is read here.)
             if code == SESSION_TAKEN_OVER or (userdata["connected"] and lived is not None and lived < SHORT_LIVED
-                                              and not userdata["refused"] and not userdata.get("refused_publish")):
+                                              and not userdata["refused"] and not userdata.get("refused_publish")
+                                              and not self._batch_rows):
                 # Taken over (MQTT 5 says so; 3.1.1 and some brokers just hang up right after we connect):
                 # another client with our id, or a broker that throws us out. Either way, do not fight.
                 delay = self._taken_over()

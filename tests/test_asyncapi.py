@@ -232,7 +232,9 @@ def test_everything_a_gateway_publishes_matches_the_document(tmp_path, mosquitto
         except ValueError:
             body = payload  # a command that is not JSON: ours, sent to see it refused
         by_channel.setdefault(channel, []).append((topic, body))
-    assert set(by_channel) == set(document()["channels"]), sorted(by_channel)
+    # Batch drain is opt-in and needs a backlog; tests/test_batch*.py check those channels with real documents.
+    opt_in = {"events-batch", "events-batch-compressed"}
+    assert set(by_channel) == set(document()["channels"]) - opt_in, sorted(by_channel)
 
     for channel, messages in by_channel.items():
         validator = message_schema(channel)

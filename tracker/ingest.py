@@ -6,6 +6,11 @@ between them: the broker gives each message to one of them. The session is persi
 until the batch holding that message is committed, so a tracker killed at any instant leaves
 its unacknowledged messages with the broker, which delivers them again; storing is idempotent.
 
+A gateway draining a backlog in batch mode (gateway/batch.py) sends EPCISDocuments to
+`{root}/{id}/events-batch` (compressed: `…/events-batch/gzip`, `…/zlib`): each document is
+unpacked here and its events stored exactly as if each had arrived alone on `…/events`; the
+document's one PUBACK waits until all of its events are committed, in one store batch.
+
 Status messages are retained, and a broker sends retained messages only to ordinary
 subscriptions, so every instance subscribes to `{root}/+/status` itself (an idempotent update).
 """
@@ -25,6 +30,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+
+from gateway import batch as batching
 
 from . import epcis
 from .config import TrackerConfig
@@ -57,14 +64,52 @@ def subscriptions(config: TrackerConfig) -> list[str]:
     return [f"$share/{group}/{root}/+/{kind}" for kind in SHARED] + [f"{root}/+/status"]
 
 
+def batch_subscriptions(config: TrackerConfig) -> list[str]:
+    root, group = config.topic_root, config.tracker["share_group"]
+    return [f"$share/{group}/{root}/+/{batching.TOPIC}", f"$share/{group}/{root}/+/{batching.TOPIC}/+"]
+
+
+def batch_kind(topic: str) -> tuple[str, str] | None:
+    """(events topic, compression) of a batch topic; None for any other topic."""
+    head, _, last = topic.rpartition("/")
+    if last == batching.TOPIC:
+        return head + "/events", "none"
+    base, _, kind = head.rpartition("/")
+    if kind == batching.TOPIC and base:
+        return base + "/events", last
+    return None
+
+
+def unpack(topic: str, payload: bytes, received_at: str) -> list[Message]:
+    """The events of a batch message, each as the Message it would have been alone. A payload that is
+    not a readable EPCISDocument becomes one message on the events topic, which the store sets aside
+    as invalid (counted, visible) like any broken event; an empty document is nothing to store."""
+    kind = batch_kind(topic)
+    assert kind is not None
+    events_topic, how = kind
+    try:
+        body = batching.decompress(payload, how)
+    except ValueError as exc:
+        log.warning("an unreadable batch on %s: %s", topic, exc)
+        return [Message(events_topic, payload, received_at)]
+    try:
+        events = batching.events_of(body)
+    except ValueError as exc:
+        log.warning("an unreadable batch on %s: %s", topic, exc)
+        return [Message(events_topic, body, received_at)]
+    return [Message(events_topic, batching.event_bytes(event), received_at) for event in events]
+
+
 class Ingest:
     def __init__(self, config: TrackerConfig, store: Store):
         self.config = config
         self.store = store
-        self.inbox: queue.Queue[tuple[Message, int, int]] = queue.Queue()
+        #: (a message, or the events of one batch message, its mid, its QoS)
+        self.inbox: queue.Queue[tuple[Message | list[Message], int, int]] = queue.Queue()
         self.batch = int(config.tracker["batch"])
         self.connected = False
-        self.counters = {"messages": 0, "batches": 0, "acked": 0, "store_errors": 0, "connects": 0}
+        self.counters = {"messages": 0, "batches": 0, "acked": 0, "store_errors": 0, "connects": 0,
+                         "batch_messages": 0, "batch_events": 0}
         self.last_error: str | None = None
         #: why commits fail right now (None while they succeed): /healthz says so
         self.failing: str | None = None
@@ -114,7 +159,7 @@ class Ingest:
         self.connected = True
         self.counters["connects"] += 1
         log.info("connected to the broker (session present: %s)", flags.session_present)
-        client.subscribe([(topic, 1) for topic in subscriptions(self.config)])
+        client.subscribe([(topic, 1) for topic in subscriptions(self.config) + batch_subscriptions(self.config)])
 
     def _rotate(self) -> None:
         if len(self.config.brokers) > 1 and not self._stop.is_set():
@@ -133,13 +178,21 @@ class Ingest:
         self._rotate()
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        if batch_kind(message.topic) is not None:
+            events = unpack(message.topic, bytes(message.payload), epcis.utc_now())
+            for event in events:
+                event.checked()
+            self.counters["batch_messages"] += 1
+            self.counters["batch_events"] += len(events)
+            self.inbox.put((events, message.mid, message.qos))
+            return
         received = Message(message.topic, bytes(message.payload), epcis.utc_now())
         if received.parts[1] == "events":
             received.checked()  # here, while the writer waits on the database
         self.inbox.put((received, message.mid, message.qos))
 
     # ---- writer ----------------------------------------------------------------------------------
-    def _take(self, timeout: float) -> list[tuple[Message, int, int]]:
+    def _take(self, timeout: float) -> list[tuple[Message | list[Message], int, int]]:
         """The next batch: up to `batch` messages, waiting at most LINGER after the first for more.
         Messages arrive one by one from the network thread; committing each trickle on its own would
         spend the time on per-commit work instead of on events."""
@@ -148,20 +201,23 @@ class Ingest:
         except queue.Empty:
             return []
         deadline = time.monotonic() + LINGER
-        while len(items) < self.batch:
+        size = _size(items[0])
+        while size < self.batch:
             left = deadline - time.monotonic()
             try:
                 items.append(self.inbox.get(timeout=left) if left > 0 else self.inbox.get_nowait())
             except queue.Empty:
                 break
+            size += _size(items[-1])
         return items
 
-    def _commit(self, items: list[tuple[Message, int, int]]) -> None:
+    def _commit(self, items: list[tuple[Message | list[Message], int, int]]) -> None:
         """Commit, then acknowledge; a failed commit is retried (never acknowledged, never dropped)."""
+        messages = [m for item, _, _ in items for m in (item if isinstance(item, list) else (item,))]
         delay = 0.2
         while True:
             try:
-                self.store.ingest([m for m, _, _ in items])
+                self.store.ingest(messages)
                 self.failing = None
                 break
             except Exception as exc:  # the database is away or refused: count, keep the batch, retry
@@ -207,3 +263,7 @@ class Ingest:
 
     def backlog(self) -> int:
         return self.inbox.qsize()
+
+
+def _size(item: tuple[Message | list[Message], int, int]) -> int:
+    return len(item[0]) if isinstance(item[0], list) else 1
