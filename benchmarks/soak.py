@@ -294,20 +294,14 @@ class Shift:
         seconds = self.rng.uniform(3, 8)
         before = self.status()
         filler = self.data / "filler"
-        written = 0
-        with open(filler, "wb") as fh:
-            block = b"\0" * (1 << 16)
-            while True:  # everything the filesystem has, as a full SD card
-                try:
-                    written += os.write(fh.fileno(), block)
-                except OSError:
-                    if len(block) <= 512:
-                        break
-                    block = block[:len(block) // 4]
+        fh = open(filler, "wb")
+        written = _fill(fh)
         item = self.log.add("disk-full", seconds=round(seconds, 1), filler_mb=round(written / (1 << 20), 1))
         seen = {"paused": False, "held_max": 0, "commit_failures": 0}
         until = now() + seconds
         while now() < until:
+            # Another writer on the card takes whatever the gateway gives back (its reserve, a checkpoint).
+            written += _fill(fh)
             status = self.status()
             device = (status.get("devices") or [{}])[0]
             seen["paused"] |= bool(device.get("paused"))
@@ -316,7 +310,8 @@ class Shift:
                 failures = (status.get("outbox") or {}).get("commit_failures") or 0
                 seen["commit_failures"] = failures - ((before.get("outbox") or {}).get("commit_failures") or 0)
             time.sleep(0.2)
-        item.update(seen)
+        item.update(seen, filler_mb=round(written / (1 << 20), 1))
+        fh.close()
         filler.unlink()
         # Over when the gateway has recovered: reads held in memory are not accepted yet, and a SIGKILL right
         # now would take them (legitimately: nobody was told they were).
@@ -498,6 +493,18 @@ class Shift:
         self.broker.close()
         if self.mounted is not None:
             subprocess.run(["umount", "-l", str(self.mounted)], capture_output=True)
+
+
+def _fill(fh) -> int:
+    """Append to `fh` until the filesystem has no room left; the bytes written."""
+    written, block = 0, b"\0" * (1 << 16)
+    while True:
+        try:
+            written += os.write(fh.fileno(), block)
+        except OSError:
+            if len(block) <= 512:
+                return written
+            block = block[:len(block) // 4]
 
 
 def _tally_by(items: list[tuple[str, float, str]]) -> dict[str, int]:
