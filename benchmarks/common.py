@@ -190,8 +190,11 @@ class _Capture:
     def __init__(self) -> None:
         self.records: list[tuple[str, dict[str, Any], str | None]] = []
 
-    def submit(self, stream: str, record: dict[str, Any], device: str | None = None) -> None:
+    def submit(self, stream: str, record: dict[str, Any], device: str | None = None, token: Any = None) -> None:
         self.records.append((stream, record, device))
+
+    def put_state(self, key: str, value: Any) -> None:
+        pass  # working state (packing sessions) is not what these payloads are about
 
 
 def event_records(count: int, seed: int = 7) -> list[dict[str, Any]]:

@@ -54,9 +54,10 @@ class SerialScannerSimulator:
             except (OSError, ValueError):  # unplugged under us
                 continue
             if data:
-                self.received.append((time.time(), data))
+                # The callback first: whoever waits on `received` then also sees what the callback did.
                 if self.on_receive is not None:
                     self.on_receive(data)
+                self.received.append((time.time(), data))
 
     def host_bytes(self) -> bytes:
         """Everything the host sent, in order."""

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 
 from gateway import quarantine
 from gateway.outbox import Outbox
+from tests.helpers.outbox import collect
 
 PAD = "x" * 600
 
@@ -26,17 +26,6 @@ def fill(where, leave: int = 0) -> str:
         except OSError:
             pass  # full is what we wanted
     return path
-
-
-def collect():
-    results = []
-    lock = threading.Lock()
-
-    def on_results(batch):
-        with lock:
-            results.extend(batch)
-
-    return results, on_results
 
 
 def test_acks_for_rows_already_evicted_do_not_drift(tmp_path):

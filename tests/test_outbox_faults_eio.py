@@ -8,12 +8,12 @@ from __future__ import annotations
 import errno
 import json
 import sqlite3
-import threading
 import time
 
 import pytest
 
 from gateway.outbox import Outbox
+from tests.helpers.outbox import collect
 from tests.helpers import faultfs
 
 pytestmark = pytest.mark.skipif(faultfs.available() is not None, reason=str(faultfs.available()))
@@ -24,17 +24,6 @@ def disk(tmp_path):
     fs = faultfs.FaultFS(tmp_path / "disk", tmp_path / "mnt").start()
     yield fs
     fs.stop()
-
-
-def collect():
-    results = []
-    lock = threading.Lock()
-
-    def on_results(batch):
-        with lock:
-            results.extend(batch)
-
-    return results, on_results
 
 
 def wait_for(condition, what: str, timeout: float = 30.0) -> None:

@@ -5,7 +5,6 @@ SIGKILL with a packing session open, two gateways with one id. Each test fails o
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -64,6 +63,17 @@ def device(scanner, **kw) -> dict:
             "dedupe_ms": 0, **kw}
 
 
+def connected_gateway(tmp_path, broker, sub, scanner, gateway_process):
+    """A gateway on `broker` with one serial scanner, once the subscriber and the gateway are both connected."""
+    wait(lambda: sub.client.is_connected(), 10, "the subscriber")
+    config = write_config(tmp_path / "t.toml", broker_port=broker.port, data_dir=tmp_path / "d",
+                          devices=[device(scanner)])
+    gw = gateway_process(config)
+    assert gw.wait_log("door-1: open", 15), gw.log()
+    wait(lambda: (status_of(config).get("broker") or {}).get("state") == "connected", 15, "connected", gw)
+    return config, gw
+
+
 def test_a_full_sd_card_pauses_the_scanner_and_loses_nothing(tmp_path, small_fs, scanner, gateway_process):
     """12,000 scans into a 3 MB data directory with the broker down: the outbox fills to what the card really
     has, the scanner is paused (its own buffer holds the scans), and every scan arrives once the broker is back."""
@@ -119,12 +129,7 @@ def test_a_message_over_the_brokers_packet_size_is_quarantined_and_blocks_nothin
     broker = Mosquitto(extra="max_packet_size 4096").start()
     sub = Subscriber(broker.host, broker.port, "tally/#")
     try:
-        wait(lambda: sub.client.is_connected(), 10, "the subscriber")
-        config = write_config(tmp_path / "t.toml", broker_port=broker.port, data_dir=tmp_path / "d",
-                              devices=[device(scanner)])
-        gw = gateway_process(config)
-        assert gw.wait_log("door-1: open", 15), gw.log()
-        wait(lambda: (status_of(config).get("broker") or {}).get("state") == "connected", 15, "connected", gw)
+        config, gw = connected_gateway(tmp_path, broker, sub, scanner, gateway_process)
         scanner.scan("X" * 3900)  # not a barcode: a reject record of more than 4 KB
         for i in range(20):
             scanner.scan(unit(i))
@@ -159,12 +164,7 @@ def test_a_topic_the_broker_refuses_is_retried_and_the_rest_flows(tmp_path, scan
     broker = Mosquitto(extra=f"acl_file {acl}").start()
     sub = Subscriber(broker.host, broker.port, "tally/#")
     try:
-        wait(lambda: sub.client.is_connected(), 10, "the subscriber")
-        config = write_config(tmp_path / "t.toml", broker_port=broker.port, data_dir=tmp_path / "d",
-                              devices=[device(scanner)])
-        gw = gateway_process(config)
-        assert gw.wait_log("door-1: open", 15), gw.log()
-        wait(lambda: (status_of(config).get("broker") or {}).get("state") == "connected", 15, "connected", gw)
+        config, gw = connected_gateway(tmp_path, broker, sub, scanner, gateway_process)
         scanner.scan("not a barcode")   # a reject: its topic is refused (PUBACK 0x87)
         for i in range(5):
             scanner.scan(unit(i))
