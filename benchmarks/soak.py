@@ -479,7 +479,13 @@ class Shift:
                                       "last": rss_max[-1] if rss_max else None,
                                       "max": max(rss_max) if rss_max else None},
                        "lifetimes": lifetimes if len(lifetimes) <= 12 else lifetimes[:3] + lifetimes[-3:],
-                       "fd_max": max((life["fds"]["max"] for life in lifetimes), default=None)},
+                       "fd_max": max((life["fds"]["max"] for life in lifetimes), default=None),
+                       "growth_after_warm_up_max": {
+                           "rss_mb": max((life["after_warm_up"]["rss_growth_mb"] for life in lifetimes
+                                          if "after_warm_up" in life), default=None),
+                           "fds": max((life["after_warm_up"]["fd_growth"] for life in lifetimes
+                                       if "after_warm_up" in life), default=None)},
+                       "peak_rss_mb_range": [min(rss_max, default=None), max(rss_max, default=None)]},
             "faults": self.log.items,
             "workdir": str(self.work) if self.opts.keep else None,
         }
