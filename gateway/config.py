@@ -416,7 +416,8 @@ def _resolve(config_path: Path, value: str) -> Path:
     return p if p.is_absolute() else (config_path.parent / p)
 
 
-def load(path: str | Path) -> Config:
+def read_document(path: str | Path) -> dict[str, Any]:
+    """A config file's TOML, or ConfigError naming the file and what is wrong (the tracker's too)."""
     path = Path(path)
     try:
         text = path.read_bytes().decode("utf-8")
@@ -425,7 +426,10 @@ def load(path: str | Path) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot be read: {exc}"]) from None
     try:
-        document = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
-    return parse(document, path.resolve())
+
+
+def load(path: str | Path) -> Config:
+    return parse(read_document(path), Path(path).resolve())

@@ -30,10 +30,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import random
 import ssl
-import stat
 import threading
 import time
 import uuid
@@ -48,6 +46,7 @@ from paho.mqtt.properties import Properties
 
 from . import batch as batching
 from .config import Broker, Config
+from .credentials import CredentialsError, read_password
 from .outbox import Entry, Outbox
 
 log = logging.getLogger("tally.mqtt")
@@ -79,23 +78,6 @@ def packet_size(topic: str, payload: bytes, v5: bool) -> int:
     remaining = 2 + len(topic.encode()) + 2 + (1 if v5 else 0) + len(payload)
     length_bytes = 1 if remaining < 128 else 2 if remaining < 16384 else 3 if remaining < 2097152 else 4
     return 1 + length_bytes + remaining
-
-
-class CredentialsError(Exception):
-    pass
-
-
-def read_password(path: str) -> str:
-    """The broker password, refusing a file others can read (it would leak to every local user)."""
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise CredentialsError(f"mqtt.password_file: cannot read {path}: {exc.strerror}") from None
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise CredentialsError(
-            f"mqtt.password_file: {path} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); chmod 600 it")
-    with open(path, encoding="utf-8") as fh:
-        return fh.read().strip("\r\n")
 
 
 @dataclass

@@ -8,13 +8,13 @@ the same on both sides.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from drivers.base import REQUIRED, Option, in_range, one_of
-from gateway.config import MQTT, TLS, Broker, ConfigError, _brokers, _pattern, _resolve, validate_table
+from gateway.config import (MQTT, TLS, Broker, ConfigError, _brokers, _pattern, _resolve, read_document,
+                            validate_table)
 from gateway.listen import listen_problem
 
 TRACKER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -113,20 +113,6 @@ def parse(document: Mapping[str, Any], path: Path | None = None) -> TrackerConfi
     if store.startswith("sqlite:") and path is not None:
         tracker["store"] = "sqlite:" + str(_resolve(path, store[len("sqlite:"):]))
     return TrackerConfig(path=path, tracker=tracker, mqtt=mqtt, brokers=_brokers(mqtt))
-
-
-def read_document(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError([f"{path}: no such file"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot be read: {exc}"]) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
 
 
 def load(path: str | Path) -> TrackerConfig:

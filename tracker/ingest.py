@@ -18,10 +18,8 @@ subscriptions, so every instance subscribes to `{root}/+/status` itself (an idem
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import ssl
-import stat
 import threading
 import time
 from typing import Any
@@ -32,6 +30,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
 
 from gateway import batch as batching
+from gateway.credentials import read_password
 
 from . import epcis
 from .config import TrackerConfig
@@ -41,22 +40,6 @@ log = logging.getLogger("tally.tracker.ingest")
 
 SHARED = ("events", "positions", "rejects")
 LINGER = 0.05  # seconds a batch waits for more messages after its first
-
-
-class CredentialsError(Exception):
-    pass
-
-
-def read_password(path: str) -> str:
-    """The broker password, refusing a file others can read (as the gateway does)."""
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise CredentialsError(f"mqtt.password_file: cannot read {path}: {exc.strerror}") from None
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise CredentialsError(f"mqtt.password_file: {path} is readable by others; chmod 600 it")
-    with open(path, encoding="utf-8") as fh:
-        return fh.read().strip("\r\n")
 
 
 def subscriptions(config: TrackerConfig) -> list[str]:

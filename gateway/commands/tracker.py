@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=config.tracker["log_level"].upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from tracker.db import StoreError
-    from tracker.ingest import CredentialsError
+    from gateway.credentials import CredentialsError
     from tracker.service import run as run_tracker
 
     try:
