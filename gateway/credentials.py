@@ -1,9 +1,12 @@
-"""The broker password, read from `mqtt.password_file` (the gateway's and the tracker's alike)."""
+"""How a paho client proves who it is to the broker: `mqtt.username`/`password_file` and `mqtt.tls`
+(the gateway's publisher and the tracker's ingest alike)."""
 
 from __future__ import annotations
 
 import os
+import ssl
 import stat
+from typing import Any, Mapping
 
 
 class CredentialsError(Exception):
@@ -21,3 +24,15 @@ def read_password(path: str) -> str:
             f"mqtt.password_file: {path} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); chmod 600 it")
     with open(path, encoding="utf-8") as fh:
         return fh.read().strip("\r\n")
+
+
+def authenticate(client: Any, mqtt: Mapping[str, Any]) -> None:
+    """Username/password and TLS (with a client certificate if configured) from an `[mqtt]` section."""
+    if mqtt.get("username"):
+        password = read_password(mqtt["password_file"]) if mqtt.get("password_file") else None
+        client.username_pw_set(mqtt["username"], password)
+    tls = mqtt.get("tls")
+    if tls and tls.get("ca_file"):
+        client.tls_set(ca_certs=tls["ca_file"], certfile=tls.get("cert_file"), keyfile=tls.get("key_file"),
+                       cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        client.tls_insecure_set(False)  # the broker's name must match its certificate

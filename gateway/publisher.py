@@ -46,7 +46,7 @@ from paho.mqtt.properties import Properties
 
 from . import batch as batching
 from .config import Broker, Config
-from .credentials import CredentialsError, read_password
+from .credentials import CredentialsError, authenticate
 from .outbox import Entry, Outbox
 
 log = logging.getLogger("tally.mqtt")
@@ -533,14 +533,7 @@ class Publisher:
         # We bound the window ourselves; paho must never silently queue beyond it.
         client.max_inflight_messages_set(self.window + 8)
         client.max_queued_messages_set(0)
-        if cfg.get("username"):
-            password = read_password(cfg["password_file"]) if cfg.get("password_file") else None
-            client.username_pw_set(cfg["username"], password)
-        tls = cfg.get("tls")
-        if tls and tls.get("ca_file"):
-            client.tls_set(ca_certs=tls["ca_file"], certfile=tls.get("cert_file"), keyfile=tls.get("key_file"),
-                           cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-            client.tls_insecure_set(False)
+        authenticate(client, cfg)
         offline = json.dumps({"state": "offline", "gateway": self.config.gateway_id, "reason": "lost"})
         client.will_set(self.status_topic, offline, qos=1, retain=True)
         loop = self.loop

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import ssl
 import threading
 import time
 from typing import Any
@@ -30,7 +29,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
 
 from gateway import batch as batching
-from gateway.credentials import read_password
+from gateway.credentials import authenticate
 
 from . import epcis
 from .config import TrackerConfig
@@ -110,13 +109,7 @@ class Ingest:
                              protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311,
                              clean_session=None if self.v5 else False, manual_ack=True)
         client.reconnect_delay_set(0.2, 10)
-        if cfg.get("username"):
-            password = read_password(cfg["password_file"]) if cfg.get("password_file") else None
-            client.username_pw_set(cfg["username"], password)
-        tls = cfg.get("tls")
-        if tls and tls.get("ca_file"):
-            client.tls_set(ca_certs=tls["ca_file"], certfile=tls.get("cert_file"), keyfile=tls.get("key_file"),
-                           cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        authenticate(client, cfg)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = self._on_connect_fail
