@@ -81,7 +81,7 @@ def render() -> str:
     from gateway.feedback import FEEDBACK, INDICATOR_DOC
 
     out += ["", "## [feedback]", "", *table(FEEDBACK), "", "## [[indicator]]", "",
-            "A stack light or buzzer on GPIO lines (libgpiod; `pip install 'tally[gpio]'`).", "",
+            "A stack light or buzzer on GPIO lines (libgpiod; the wheel's `gpio` extra, in the .deb by default).", "",
             "| key | type | default | what |", "|---|---|---|---|"]
     out += [f"| `{k}` | {t} | {d} | {w} |" for k, t, d, w in INDICATOR_DOC]
     out += ["", "## [[mode]]", "", "Mode barcodes: scanning `text` on a device switches it.", "", *table(config.MODE), ""]
