@@ -149,7 +149,8 @@ class GpiodLines:
             import gpiod
             from gpiod.line import Direction, Value
         except ImportError:
-            raise RuntimeError("the gpiod module is not installed (install the wheel's gpio extra; the .deb has it)") from None
+            raise RuntimeError("the gpiod module is not installed "
+                               "(install the wheel's gpio extra; the .deb has it)") from None
         self._on, self._off = Value.ACTIVE, Value.INACTIVE
         settings = gpiod.LineSettings(direction=Direction.OUTPUT, output_value=Value.INACTIVE)
         self.request = gpiod.request_lines(chip, consumer=consumer, config={tuple(lines): settings})
