@@ -16,10 +16,18 @@ def open_port(path: str, *, baudrate: int, timeout: float | None = 0.05, exclusi
               **settings: Any) -> Any:
     import serial  # pyserial, imported here so that a config check needs no serial stack
 
+    port = serial.Serial(None, baudrate=baudrate, timeout=timeout, exclusive=exclusive, **settings)
+    port.port = path
+    # pyserial empties the input queue on open. What the device sent while we were away (a gateway
+    # restarting after a crash, a reader pausing under backpressure) are scans: keep them.
+    port._reset_input_buffer = lambda: None
     try:
-        return serial.Serial(path, baudrate=baudrate, timeout=timeout, exclusive=exclusive, **settings)
+        port.open()
     except (serial.SerialException, OSError, ValueError) as exc:
         raise DeviceUnavailable(f"cannot open {path}: {exc}") from None
+    finally:
+        del port._reset_input_buffer
+    return port
 
 
 #: At most this much per read: what is not read stays in the device's buffer, where backpressure wants it
