@@ -409,8 +409,8 @@ class Outbox:
         if self.failing is not None and self._held and (self._acks or self._moves):
             # Deliveries first, on their own: they free pages that the held records can then use.
             self._commit(adds=False)
-        if self.failing is None and not self._ballast.exists() and self.min_free_bytes > 0 and self.commits % 64 == 0:
-            self._ensure_ballast()
+        if self.min_free_bytes > 0 and self.commits % 64 == 0 and self.failing is None:
+            self._ensure_ballast()  # given back when the card filled: taken again once there is room
         while self._held or self._acks or self._moves or self._states or self._meta_dirty:
             results, last_id = self._commit()
             if self.failing is not None:

@@ -134,7 +134,7 @@ class Pipeline:
         for result in results:
             token = result.token
             if not isinstance(token, Pending):
-                if not result.accepted:
+                if not result.accepted and result.stream != "positions":  # positions have their own drop count
                     self.state.counters["not_accepted"] += 1
                 continue
             if result.accepted:
