@@ -5,16 +5,13 @@ lot was never seen, 2 on bad input."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from .track import open_store
+from .track import add_store_arguments, ask
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("-c", "--config", help="the tracker's TOML config (its store is read)")
-    source.add_argument("--store", help="sqlite:PATH or postgresql://… instead of a config")
+    add_store_arguments(parser)
     parser.add_argument("--gtin", required=True)
     parser.add_argument("--lot", required=True)
 
@@ -28,13 +25,7 @@ def run(args: argparse.Namespace) -> int:
     except NotAnIdentifier as exc:
         print(f"tally recall: {exc}", file=sys.stderr)
         return 2
-    store = open_store(args)
-    if store is None:
+    answer = ask(args, lambda cur: track.recall(cur, lot))
+    if answer is None:
         return 2
-    try:
-        with store.db.reading() as cur:
-            answer = track.recall(cur, lot)
-    finally:
-        store.close()
-    print(json.dumps(answer, indent=2, ensure_ascii=False))
     return 0 if answer["items"] else 1

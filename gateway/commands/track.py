@@ -7,12 +7,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any, Callable
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the answer comes from: the tracker's config or a store URL (track and recall alike)."""
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("-c", "--config", help="the tracker's TOML config (its store is read)")
     source.add_argument("--store", help="sqlite:PATH or postgresql://… instead of a config")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_store_arguments(parser)
     parser.add_argument("identifier")
 
 
@@ -45,13 +51,21 @@ def run(args: argparse.Namespace) -> int:
     except NotAnIdentifier as exc:
         print(f"tally track: {exc}", file=sys.stderr)
         return 2
+    answer = ask(args, lambda cur: track.track(cur, resolved))
+    if answer is None:
+        return 2
+    return 0 if answer["history"] else 1
+
+
+def ask(args: argparse.Namespace, question: Callable[[Any], dict[str, Any]]) -> dict[str, Any] | None:
+    """The store's answer to `question(cursor)`, printed as JSON; None (after saying why) without a store."""
     store = open_store(args)
     if store is None:
-        return 2
+        return None
     try:
         with store.db.reading() as cur:
-            answer = track.track(cur, resolved)
+            answer = question(cur)
     finally:
         store.close()
     print(json.dumps(answer, indent=2, ensure_ascii=False))
-    return 0 if answer["history"] else 1
+    return answer
