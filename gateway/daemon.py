@@ -23,7 +23,7 @@ import signal
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import drivers
 from drivers.base import Read
@@ -64,19 +64,6 @@ class Daemon:
         self._reload_lock = asyncio.Lock()
         self._waiting_reads: list[Read] | None = None  # while a reload builds the new pipeline
         self._status_failures = 0
-
-    # the build's parts, by the names other modules use
-    @property
-    def ticks(self) -> list[Callable[[float], None]]:
-        return self.parts.ticks
-
-    @property
-    def tick_interval(self) -> float:
-        return self.parts.tick_interval
-
-    @property
-    def status_parts(self) -> dict[str, Callable[[], Any]]:
-        return self.parts.status
 
     # ---- life cycle ---------------------------------------------------------------------
 
