@@ -203,8 +203,9 @@ class LlrpReaderSimulator:
                 down = now < self._down_until
                 hung = now < self._hung_until
             if drop:
-                self._abort_session()
+                # stop listening first: a client that sees the RST reconnects at once, and must be refused
                 self._close_listener()
+                self._abort_session()
                 self._epoch = None
             if down or hung:
                 time.sleep(TICK_S)

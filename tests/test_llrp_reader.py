@@ -314,3 +314,23 @@ def test_impinj_search_mode_uses_the_vendor_extension():
             assert command.extra == ()
         finally:
             driver.close()
+
+
+def test_tag_reports_in_the_same_segment_as_a_reply_are_kept():
+    """A busy reader's START_ROSPEC reply and its first ROAccessReport arrive in one TCP segment."""
+    from drivers.llrp.messages import StartROSpec, StartROSpecResponse
+    from simulators import llrp_wire as w
+
+    ours, theirs = socket.socketpair()
+    driver = LlrpReader("dock-door-1", {"host": "127.0.0.1", "port": 1})
+    driver.sock = ours
+    try:
+        epc = sgtin96("0614141", "812345", 6789, 3)
+        theirs.sendall(w.message(w.RESPONSE_TO[w.START_ROSPEC], 1, w.status())
+                       + w.ro_access_report(2, [w.TagSeen(epc, antenna_id=1, peak_rssi=-50)]))
+        driver._transact(StartROSpec(ROSPEC_ID), StartROSpecResponse, 2.0)
+        reads = read_for(driver, 1.0, until=lambda r: r)
+    finally:
+        ours.close()
+        theirs.close()
+    assert [r.payload for r in reads] == [epc.hex().upper()]

@@ -127,6 +127,7 @@ class LlrpReader(Driver):
         self.conn = LlrpConnection()
         self.capabilities: GetReaderCapabilitiesResponse | None = None
         self._pending: list[Read] = []
+        self._unread: list[Message] = []  # decoded after a reply, in the same segment: the next read's
         self._last_rx = 0.0
         self._next_report = 0.0
         self._bad_messages = 0
@@ -168,6 +169,7 @@ class LlrpReader(Driver):
         timeout = float(self.settings["connect_timeout"])
         self.conn = LlrpConnection()
         self._pending = []
+        self._unread = []
         self._gone = self._stopped = False
         try:
             sock = socket.create_connection((host, port), timeout=timeout)
@@ -248,8 +250,11 @@ class LlrpReader(Driver):
         self._send(request)
         deadline = time.monotonic() + timeout
         while True:
-            for message in self._receive(deadline, f"the reply to {request.name}"):
+            messages = self._receive(deadline, f"the reply to {request.name}")
+            for i, message in enumerate(messages):
                 if isinstance(message, response_type):
+                    # a reply shares its TCP segment with the tag reports the reader sent after it
+                    self._unread = messages[i + 1:] + self._unread
                     return message
                 if isinstance(message, ErrorMessage) and message.message_id == message_id:
                     raise DeviceUnavailable(f"{self.describe()} rejected {request.name}: {message.status.describe()}")
@@ -277,7 +282,7 @@ class LlrpReader(Driver):
             self.conn.receive_data(data)
 
     def _decode(self) -> list[Message]:
-        out = []
+        out, self._unread = self._unread, []
         for event in self.conn.events():
             if isinstance(event, BadMessage):
                 self._bad_messages += 1
@@ -391,6 +396,8 @@ class LlrpReader(Driver):
         if self.sock is not None and not self._gone and not self._stopped:
             try:
                 self._transact(StopROSpec(ROSPEC_ID), StopROSpecResponse, STOP_TIMEOUT)
+                for message in self._decode():  # anything that shared the reply's segment
+                    self._handle(message)
             except (OSError, DeviceGone, DeviceUnavailable, LlrpProtocolError) as exc:
                 log.debug("%s: STOP_ROSPEC on the way out: %s", self.device, exc)
             self._stopped = True
