@@ -120,7 +120,8 @@ def test_the_fast_validator_agrees_with_jsonschema(epcis_validator):
 
     good = [object_event(1, [UNIT], [(LOT, 2)]), aggregation(2, PALLET, [UNIT], classes=[(LOT, 1)])]
     bad = [dict(good[0], eventTime="yesterday"), dict(good[0], action="SOMETIMES"), {"type": "ObjectEvent"},
-           dict(good[1], parentID=7), {k: v for k, v in good[0].items() if k != "@context"}]
+           dict(good[1], parentID=7), {k: v for k, v in good[0].items() if k != "@context"},
+           dict(good[0], readPoint={"id": "not a uri"}), dict(good[0], eventTime="2026-11-30T25:00:00Z")]
     for event in good + bad:
         assert (schema_problem(event) is None) == epcis_validator.is_valid(event), event
 

@@ -31,23 +31,27 @@ def schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def validator() -> Any:
-    # fastjsonschema compiles the schema to Python once: about 0.2 ms an event against jsonschema's
-    # 8-18 ms on GS1's schema, which would cap one instance near a hundred events a second.
-    # The tests cross-check it with jsonschema on the events gateways send.
-    import fastjsonschema
+    # jsonschema-rs (compiled Rust): ~0.01 ms an event on GS1's schema, where fastjsonschema took 0.25-0.35 ms
+    # and jsonschema 8-18 ms; at fleet rates the check was the largest cost of ingest. Formats (date-time, uri)
+    # are checked as the schema asks. The tests cross-check it with jsonschema on the events gateways send.
+    import jsonschema_rs
 
-    return fastjsonschema.compile(schema())
+    return jsonschema_rs.Draft7Validator(schema(), validate_formats=True)
 
 
 def schema_problem(document: Any) -> str | None:
     """None if GS1's schema accepts it, else the reason, naming the JSON path."""
-    import fastjsonschema
+    check = validator()
+    if check.is_valid(document):
+        return None
+    import jsonschema_rs
 
     try:
-        validator()(document)
-    except fastjsonschema.JsonSchemaException as exc:
-        return exc.message[:500]
-    return None
+        check.validate(document)
+    except jsonschema_rs.ValidationError as exc:
+        path = "".join(f"/{p}" for p in exc.instance_path)  # a JSON pointer
+        return (f"{path}: {exc.message}" if path else exc.message)[:500]
+    return "refused by GS1's EPCIS 2.0 schema"  # is_valid and validate disagree: never seen, still an answer
 
 
 def utc(text: Any) -> str:

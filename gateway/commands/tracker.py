@@ -61,7 +61,7 @@ def start_for_demo(workdir, broker_port: int):
 
     from ..broker import free_port
 
-    if importlib.util.find_spec("fastjsonschema") is None:
+    if importlib.util.find_spec("jsonschema_rs") is None:
         return None, "the tracker needs its extra: pip install 'tally-gateway[tracker]'"
     port = 8080
     with socket.socket() as probe:
