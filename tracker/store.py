@@ -23,6 +23,9 @@ from .db import Cursor, Database, open_database
 log = logging.getLogger("tally.tracker.store")
 
 KINDS = ("events", "positions", "rejects", "status")
+#: SQL types of Checked.row() and of an identifiers row, for inserts of many rows at once
+EVENT_TYPES = ("text",) * 10 + ("bigint", "text", "text")
+IDENTIFIER_TYPES = ("bigint", "text", "text", "float8", "text")
 
 
 @dataclass(frozen=True)
@@ -136,8 +139,8 @@ class Store:
         load then update a gateway's sequence record one at a time, and never deadlock."""
         if not gateways:
             return
-        cur.executemany("INSERT INTO gateways (gateway) VALUES (?) ON CONFLICT (gateway) DO NOTHING",
-                        [(g,) for g in gateways])
+        cur.insert_rows("INSERT INTO gateways (gateway)", ("text",), [(g,) for g in gateways],
+                        "ON CONFLICT (gateway) DO NOTHING")
         if self.db.row_locks:
             marks = ", ".join("?" for _ in gateways)
             cur.execute(f"SELECT gateway FROM gateways WHERE gateway IN ({marks}) ORDER BY gateway FOR UPDATE",
@@ -167,14 +170,11 @@ class Store:
                 first[item.eid] = item
         inserted: dict[str, int] = {}
         items = list(first.values())
-        for chunk in _chunks(items, 50):  # one statement text for full chunks: the driver caches it
-            rows = cur.all(
-                "INSERT INTO events (event_id, type, event_time, record_time, action, biz_step, disposition, "
-                "read_point, biz_location, gateway, seq, digest, body) VALUES "
-                + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-                + " ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id",
-                [v for item in chunk for v in item.row()])
-            inserted.update((eid, pk) for pk, eid in rows)
+        rows = cur.insert_rows(
+            "INSERT INTO events (event_id, type, event_time, record_time, action, biz_step, disposition, "
+            "read_point, biz_location, gateway, seq, digest, body)", EVENT_TYPES, [item.row() for item in items],
+            "ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id")
+        inserted.update((eid, pk) for pk, eid in rows)
         skipped = [item for item in items if item.eid not in inserted] + again
         known: dict[str, str] = {}
         for chunk in _chunks(sorted({item.eid for item in skipped}), 500):
@@ -198,7 +198,7 @@ class Store:
             outcomes[item.index] = "stored"
             item.pk = inserted[item.eid]
             idents += [(item.pk, *ident) for ident in item.identifiers()]
-        cur.executemany("INSERT INTO identifiers (event, role, value, quantity, uom) VALUES (?, ?, ?, ?, ?)", idents)
+        cur.insert_rows("INSERT INTO identifiers (event, role, value, quantity, uom)", IDENTIFIER_TYPES, idents)
         return stored
 
     def _gateway_records(self, cur: Cursor, stored: list["Checked"]) -> list[tuple]:

@@ -21,7 +21,6 @@ HISTORY_LIMIT = 1000
 MAX_DEPTH = 8
 GEO = re.compile(r"^geo:(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)")
 CHILD_ROLES = ("childEPC", "childEPCClass")
-CARGO_STEPS = ("loading", "unloading")
 
 
 def _marks(items: Sequence[Any]) -> str:
@@ -49,61 +48,63 @@ def history(cur: Cursor, spellings: Sequence[str], limit: int = HISTORY_LIMIT) -
                    [*spellings, limit])[::-1]
 
 
-def container(cur: Cursor, spellings: Sequence[str]) -> tuple[str, dict[str, Any]] | None:
-    """The parent it is in now, by the latest aggregation naming it as a child, and that event. One query:
-    the answer also says whether a later DELETE naming no children emptied that parent."""
-    row = cur.one(
-        f"SELECT e.body, e.record_time, e.action, EXISTS (SELECT 1 FROM identifiers p JOIN identifiers pd ON "
-        f"pd.value = p.value AND pd.role = 'parentID' JOIN events d ON d.id = pd.event WHERE p.event = e.id AND "
-        f"p.role = 'parentID' AND d.action = 'DELETE' AND d.event_time > e.event_time AND NOT EXISTS (SELECT 1 "
-        f"FROM identifiers c WHERE c.event = d.id AND c.role IN ({_marks(CHILD_ROLES)}))) FROM events e JOIN "
-        f"identifiers i ON i.event = e.id WHERE i.value IN ({_marks(spellings)}) AND i.role IN "
-        f"({_marks(CHILD_ROLES)}) AND e.type = 'AggregationEvent' ORDER BY e.event_time DESC, e.id DESC LIMIT 1",
-        [*CHILD_ROLES, *spellings, *CHILD_ROLES])
-    if row is None or row[2] == "DELETE" or row[3]:
-        return None
-    event = json.loads(row[0])
-    parent = event.get("parentID")
-    if not isinstance(parent, str):
-        return None
-    event.pop("@context", None)
-    event["recordTime"] = epcis.display_time(row[1])
-    return parent, event
+def _latest(kind: str, match: str) -> str:
+    """The id of the latest event naming `match` (a SQL condition on i.value): an aggregation naming it as
+    a child, or a loading/unloading naming it."""
+    if kind == "container":
+        where = "i.role IN ('childEPC', 'childEPCClass') AND e.type = 'AggregationEvent'"
+    else:
+        where = "i.role IN ('epc', 'epcClass') AND e.biz_step IN ('loading', 'unloading')"
+    return (f"(SELECT e.id FROM events e JOIN identifiers i ON i.event = e.id WHERE i.value {match} AND {where} "
+            f"ORDER BY e.event_time DESC, e.id DESC LIMIT 1)")
 
 
-def vehicle(cur: Cursor, spellings: Sequence[str]) -> tuple[str, dict[str, Any]] | None:
-    """The vehicle it is on: the gateway whose latest loading/unloading event naming it was `loading`."""
-    row = cur.one(f"SELECT e.body, e.record_time, e.biz_step, e.gateway FROM events e JOIN identifiers i ON "
-                  f"i.event = e.id WHERE i.value IN ({_marks(spellings)}) AND i.role IN ('epc', 'epcClass') "
-                  f"AND e.biz_step IN ({_marks(CARGO_STEPS)}) ORDER BY e.event_time DESC, e.id DESC LIMIT 1",
-                  [*spellings, *CARGO_STEPS])
-    if row is None or row[2] != "loading" or not row[3]:
-        return None
-    event = json.loads(row[0])
-    event.pop("@context", None)
-    event["recordTime"] = epcis.display_time(row[1])
-    return row[3], event
+def _walk(cur: Cursor, spellings: Sequence[str]) -> list[tuple]:
+    """The containment walk in one statement (a round trip per level was most of a /track answer's time):
+    per level, from the thing outwards, the latest aggregation naming it as a child, whether a later DELETE
+    naming no children emptied that parent, and the latest loading/unloading naming it. The walk goes on
+    through each aggregation's parentID; the rules (a DELETE, an emptied parent, a loop) are applied by
+    chain(), as they were level by level. Rows: (depth, value, body, action, emptied, cargo body, cargo
+    biz_step, cargo gateway); the last level only names the parent the one before it found."""
+    first = f"IN ({_marks(spellings)})"
+    return cur.all(
+        f"WITH RECURSIVE up (depth, value, agg, cargo) AS ("
+        f"SELECT 0, CAST(NULL AS TEXT), {_latest('container', first)}, {_latest('cargo', first)} "
+        f"UNION ALL SELECT up.depth + 1, p.value, {_latest('container', '= p.value')}, "
+        f"{_latest('cargo', '= p.value')} FROM up JOIN events a ON a.id = up.agg JOIN identifiers p ON "
+        f"p.event = a.id AND p.role = 'parentID' WHERE up.depth < ? AND COALESCE(a.action, '') <> 'DELETE') "
+        f"SELECT up.depth, up.value, e.body, e.action, EXISTS (SELECT 1 FROM identifiers p JOIN "
+        f"identifiers pd ON pd.value = p.value AND pd.role = 'parentID' JOIN events d ON d.id = pd.event WHERE "
+        f"p.event = e.id AND p.role = 'parentID' AND d.action = 'DELETE' AND d.event_time > e.event_time AND "
+        f"NOT EXISTS (SELECT 1 FROM identifiers c WHERE c.event = d.id AND c.role IN ('childEPC', "
+        f"'childEPCClass'))), c.body, c.biz_step, c.gateway FROM up LEFT JOIN events e ON "
+        f"e.id = up.agg LEFT JOIN events c ON c.id = up.cargo ORDER BY up.depth",
+        [*spellings, *spellings, MAX_DEPTH])
+
+
+def _linked(body: str) -> dict[str, Any]:
+    event = json.loads(body)
+    return {"since": event["eventTime"], "eventID": event.get("eventID")}
 
 
 def chain(cur: Cursor, resolved: Resolved) -> list[dict[str, Any]]:
-    """unit -> carton -> pallet -> vehicle: each link with the event that made it."""
+    """unit -> carton -> pallet -> vehicle: each link with the event that made it. A parent is the one of
+    the latest aggregation naming the thing as a child, unless that was a DELETE or a later DELETE naming
+    no children emptied the parent; where no parent is (or it would close a loop), the vehicle whose
+    latest loading/unloading naming it was `loading`."""
     links: list[dict[str, Any]] = [{"identifier": resolved.identifier, "kind": resolved.kind}]
-    spellings: Sequence[str] = resolved.spellings
-    seen = set(spellings)
-    for _ in range(MAX_DEPTH):
-        found = container(cur, spellings)
-        if found is not None and found[0] not in seen:
-            parent, event = found
-            links.append({"identifier": parent, "kind": kind_of(parent), "since": event["eventTime"],
-                          "eventID": event.get("eventID")})
-            spellings = [parent]
+    levels = {row[0]: row for row in _walk(cur, resolved.spellings)}
+    seen = set(resolved.spellings)
+    for depth in range(MAX_DEPTH):
+        _, _, body, action, emptied, cargo, step, gateway = levels[depth]
+        parent = levels[depth + 1][1] if depth + 1 in levels else None
+        if body is not None and action != "DELETE" and not emptied and parent is not None and parent not in seen:
+            links.append({"identifier": parent, "kind": kind_of(parent), **_linked(body)})
             seen.add(parent)
             continue
-        on = vehicle(cur, spellings)
-        if on is not None:
-            gateway, event = on
+        if cargo is not None and step == "loading" and gateway:
             links.append({"identifier": vehicle_uri(gateway), "kind": "vehicle", "gateway": gateway,
-                          "since": event["eventTime"], "eventID": event.get("eventID")})
+                          **_linked(cargo)})
         break
     return links
 
