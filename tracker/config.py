@@ -17,6 +17,8 @@ from gateway.config import (MQTT, TLS, Broker, ConfigError, _brokers, _pattern, 
                             validate_table)
 from gateway.listen import listen_problem
 
+from .auth import TokenError, read_token
+
 TRACKER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SHARE_GROUP = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -54,6 +56,8 @@ TRACKER = {
     "log_level": Option(str, "info", one_of("debug", "info", "warning", "error")),
     "tiles": Option(str, "https://tile.openstreetmap.org/{z}/{x}/{y}.png", _tiles,
                     doc="the tracking page's map tiles ({z}/{x}/{y} URL); '' draws routes without a map"),
+    "token_file": Option(str, "", doc="a file (mode 600) holding the bearer token every HTTP request but /healthz "
+                                      "and the page's static files must carry; '' leaves HTTP open"),
 }
 SECTIONS = {"tracker": TRACKER, "mqtt": MQTT}
 
@@ -107,6 +111,13 @@ def parse(document: Mapping[str, Any], path: Path | None = None) -> TrackerConfi
                 if not resolved.is_file():
                     problems.append(f"{label}: no such file: {table[key]}")
                 table[key] = str(resolved)
+    if tracker.get("token_file"):
+        token_file = str(_resolve(path, tracker["token_file"])) if path is not None else tracker["token_file"]
+        try:
+            read_token(token_file)
+        except TokenError as exc:
+            problems.append(f"tracker.token_file: {exc}")
+        tracker["token_file"] = token_file
     if problems:
         raise ConfigError(problems)
     store = tracker["store"]

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 from gateway.listen import parse_listen
 
 from . import notify, query, track
+from .auth import Bearer, is_open
 from .identifiers import NotAnIdentifier, gtin_lot, resolve
 from .store import Store
 
@@ -55,9 +56,12 @@ class Api:
     """Routing and answers, separate from the socket plumbing."""
 
     def __init__(self, store: Store, health: Callable[[], tuple[bool, list[str]]] | None = None,
-                 counters: Callable[[], dict[str, float]] | None = None, tiles: str = OSM_TILES):
+                 counters: Callable[[], dict[str, float]] | None = None, tiles: str = OSM_TILES,
+                 token: str | None = None):
         self.store = store
         self.tiles = tiles
+        self.bearer = Bearer(token) if token else None
+        self.refused = 0
         web = resources.files("tracker").joinpath("web")
         #: the page's files by URL path; nothing else under /static is served (no path tricks)
         self.static = {f"/static/{p}": web.joinpath(p) for p in _files(web)}
@@ -66,9 +70,14 @@ class Api:
         self.requests = 0
 
     def handle(self, path: str, params: dict[str, list[str]], method: str = "GET",
-               body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+               body: bytes = b"", authorization: str | None = None) -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body) for a request."""
         self.requests += 1
+        if self.bearer is not None and not is_open(path) and not self.bearer.allows(authorization):
+            self.refused += 1
+            headers = {"Content-Type": "application/problem+json", "WWW-Authenticate": 'Bearer realm="tally-tracker"'}
+            return 401, headers, _json({"type": "about:blank", "status": 401,
+                                        "title": "this tracker needs Authorization: Bearer <token>"})
         try:
             if path == "/queries" or path.startswith("/queries/"):
                 return self.queries(method, path, params, body)
@@ -238,6 +247,7 @@ class Api:
         for name, value in sorted(self.counters().items()):
             lines.append(f"tally_tracker_{name} {value}")
         lines.append(f"tally_tracker_http_requests_total {self.requests}")
+        lines.append(f"tally_tracker_http_unauthorized_total {self.refused}")
         ok, _ = self.health()
         lines.append(f"tally_tracker_healthy {int(ok)}")
         return "\n".join(lines) + "\n"
@@ -299,7 +309,8 @@ def make_handler(api: Api) -> type[BaseHTTPRequestHandler]:
                     {"type": "about:blank", "title": str(exc), "status": 400})
             else:
                 try:
-                    status, headers, body = api.handle(url.path, params, method, body)
+                    status, headers, body = api.handle(url.path, params, method, body,
+                                                       self.headers.get("Authorization"))
                 except Exception:  # a bug must answer 500 and be logged, not kill the thread silently
                     log.exception("%s %s failed", method, self.path[:200])
                     status, headers, body = 500, {"Content-Type": "application/problem+json"}, _json(

@@ -34,9 +34,13 @@ class Tracker:
         self.ingest.start()
         listen = self.config.tracker["listen"]
         if listen:
+            from .auth import read_token
             from .http import Api, serve
 
-            self.http = serve(Api(self.store, self.healthy, self.counters, tiles=self.config.tracker["tiles"]), listen)
+            token_file = self.config.tracker.get("token_file")
+            api = Api(self.store, self.healthy, self.counters, tiles=self.config.tracker["tiles"],
+                      token=read_token(token_file) if token_file else None)
+            self.http = serve(api, listen)
             log.info("HTTP on http://%s:%d/", *self.http.server_address[:2])
         return self
 

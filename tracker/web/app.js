@@ -18,10 +18,26 @@ function clear(node) {
   while (node.firstChild) node.removeChild(node.firstChild);
 }
 
+// A tracker with [tracker] token_file answers 401 without the token: the page asks for it once per tab
+// (sessionStorage, never a cookie, so other sites cannot send it) or takes it from #token=…&… and drops it
+// from the address at once.
+const TOKEN_KEY = "tally-tracker-token";
+
+function token() {
+  try { return sessionStorage.getItem(TOKEN_KEY) || ""; } catch (e) { return ""; }
+}
+
+function keepToken(value) {
+  try { sessionStorage.setItem(TOKEN_KEY, value); } catch (e) { /* private mode: asked again next time */ }
+}
+
 async function getJSON(path) {
-  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  const headers = { Accept: "application/json" };
+  if (token()) headers.Authorization = "Bearer " + token();
+  const response = await fetch(path, { headers });
   let body = null;
   try { body = await response.json(); } catch (e) { body = null; }
+  $("token-form").hidden = response.status !== 401;
   return { status: response.status, body };
 }
 
@@ -161,7 +177,15 @@ async function fleet() {
 }
 
 function route() {
-  const hash = location.hash.slice(1);
+  let hash = location.hash.slice(1);
+  if (hash.startsWith("token=")) {
+    const amp = hash.indexOf("&");
+    let value = amp < 0 ? hash.slice(6) : hash.slice(6, amp);
+    try { value = decodeURIComponent(value); } catch (e) { /* kept as given */ }
+    keepToken(value);
+    hash = amp < 0 ? "" : hash.slice(amp + 1);
+    history.replaceState(null, "", location.pathname + location.search + (hash ? "#" + hash : ""));
+  }
   const eq = hash.indexOf("=");
   const name = eq < 0 ? hash : hash.slice(0, eq);
   let value = eq < 0 ? "" : hash.slice(eq + 1);
@@ -183,6 +207,12 @@ $("track-form").addEventListener("submit", (e) => {
 $("recall-form").addEventListener("submit", (e) => {
   e.preventDefault();
   location.hash = "recall=" + encodeURIComponent($("recall-gtin").value.trim() + "," + $("recall-lot").value.trim());
+});
+$("token-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  keepToken($("token-input").value.trim());
+  $("token-input").value = "";
+  route();
 });
 window.addEventListener("hashchange", route);
 route();
