@@ -39,7 +39,7 @@ def measure(opts: Any, port: int, tmp: Path, seconds: float) -> dict[str, Any]:
     with SerialScannerSimulator(str(tmp / "scanner")) as sim:
         device = scanner_device(sim.path, feedback={"accepted": "\u0006", "rejected": "\u0015"})
         config = gateway_config(tmp / "tally.toml", broker_port=port, data_dir=tmp / "data", devices=[device],
-                                outbox={"durability": "full"})
+                                outbox={"durability": "full"}, raw="\n[feedback]\nmqtt = true\n")
         gw = Gateway(config, tmp / "gateway.log", harness=[])
         try:
             gw.lines.next(30)  # broker link up

@@ -9,8 +9,9 @@ lists and its own eventID, and says which whole it belongs to: `tally:part` {ind
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
+
+from .event_ids import new_event_id
 
 #: the lists that carry the growth, per event type
 LISTS = ("epcList", "quantityList", "childEPCs", "childQuantityList", "tally:additions", "tally:deletions")
@@ -43,7 +44,7 @@ def split(event: dict[str, Any], max_bytes: int) -> list[dict[str, Any]]:
         chunk = max(1, int(chunk * (max_bytes - overhead / 2) / largest))
     whole = event.get("eventID")
     for index, part in enumerate(parts, 1):
-        part["eventID"] = f"urn:uuid:{uuid.uuid4()}"
+        part["eventID"] = new_event_id()
         part["tally:part"] = {"index": index, "of": len(parts), "whole": whole}
     return parts
 

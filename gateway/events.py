@@ -12,11 +12,13 @@ Identifier mapping (what a decoded label becomes):
 
 from __future__ import annotations
 
+import math
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
+
+from .event_ids import new_event_id
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 TALLY_NS = "https://tally-gateway.org/ns/epcis/1#"
@@ -35,25 +37,48 @@ class Where:
     biz_location: str | None = None
 
 
+# One entry each: events come in bursts within the same second, and formatting a datetime cost more
+# than the rest of the event. A (key, value) tuple is replaced whole, so threads never see half of one.
+_second: tuple[int, str] = (-1, "")
+_minute: tuple[int, str] = (-1, "")
+
+
 def iso_time(wall: float) -> str:
     """RFC 3339 UTC with milliseconds, as EPCIS examples use."""
-    dt = datetime.fromtimestamp(wall, tz=timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    global _second
+    frac, whole = math.modf(wall)  # rounded to the microsecond as datetime.fromtimestamp does, then cut
+    micros = round(frac * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    elif micros < 0:
+        whole, micros = whole - 1, micros + 1_000_000
+    second, millis = int(whole), micros // 1000
+    key, prefix = _second
+    if key != second:
+        prefix = datetime.fromtimestamp(second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
+        _second = (second, prefix)
+    return f"{prefix}{millis:03d}Z"
 
 
 def tz_offset(wall: float) -> str:
     """The local UTC offset in force at `wall` ("+01:00"), which EPCIS requires beside eventTime."""
-    seconds = time.localtime(wall).tm_gmtoff or 0
-    sign = "+" if seconds >= 0 else "-"
-    seconds = abs(seconds)
-    return f"{sign}{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+    global _minute
+    minute = int(wall // 60)  # offsets change on minute boundaries (DST, and the TZ of a reload)
+    key, offset = _minute
+    if key != minute:
+        seconds = time.localtime(wall).tm_gmtoff or 0
+        sign = "+" if seconds >= 0 else "-"
+        seconds = abs(seconds)
+        offset = f"{sign}{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+        _minute = (minute, offset)
+    return offset
 
 
 def _with_context(body: dict[str, Any], wall: float, where: Where, extensions: Mapping[str, Any]) -> dict[str, Any]:
     event: dict[str, Any] = {
         "@context": CONTEXT,
         "type": body.pop("type"),
-        "eventID": f"urn:uuid:{uuid.uuid4()}",
+        "eventID": new_event_id(),
         "eventTime": iso_time(wall),
         "eventTimeZoneOffset": tz_offset(wall),
     }

@@ -195,7 +195,8 @@ def test_everything_a_gateway_publishes_matches_the_document(tmp_path, mosquitto
                       "biz_step": "receiving", "disposition": "in_progress"},
                      {"name": "gps", "driver": "nmea", "port": gps.path}],
             modes=[{"text": "PACK-START", "action": "pack-start"}, {"text": "PACK-CLOSE", "action": "pack-close"}],
-            extra={"gateway": {"company_prefixes": ["0614141"]}, "gps": {"min_interval_s": 1, "min_distance_m": 5}})
+            extra={"gateway": {"company_prefixes": ["0614141"]}, "gps": {"min_interval_s": 1, "min_distance_m": 5},
+                   "feedback": {"mqtt": True}})
         commander.client.publish("tally/test-gw/manifest", json.dumps(MANIFEST), qos=1,
                                  retain=True).wait_for_publish(5)
         gw = gateway_process(config)

@@ -58,7 +58,8 @@ def test_good_bad_duplicate_and_unexpected_scans(tmp_path, mosquitto, subscriber
               "dedupe_ms": 10_000,
               "feedback": {"accepted": "\u0006", "rejected": "\u0015", "duplicate": "DUP\r",
                            "unexpected": "\u001bWRONG\r", "mode": "MODE\r"}}
-    raw = (f'\n[[indicator]]\nname = "door-1-light"\nchip = "record:{gpio}"\ndevices = ["door-1"]\n'
+    raw = ('\n[feedback]\nmqtt = true\n'
+           f'\n[[indicator]]\nname = "door-1-light"\nchip = "record:{gpio}"\ndevices = ["door-1"]\n'
            'accepted = { line = 17, ms = 20 }\nunexpected = { line = 27, ms = 10, blink = 3 }\n')
     config = write_config(tmp_path / "tally.toml", broker_port=mosquitto.port, data_dir=data_dir, devices=[device],
                           modes=[{"text": "CLOSE-MANIFEST", "action": "manifest-close"}], raw=raw)

@@ -26,7 +26,10 @@ def key_of(kind: str) -> str:
 
 
 FEEDBACK = {
-    "mqtt": Option(bool, True, doc="publish each outcome on {root}/{gateway_id}/feedback (transient, QoS 1)"),
+    # Off unless asked for: on, it is a second QoS 1 message per scan for every gateway's broker, and it
+    # took 40% of the daemon's CPU per scan when nobody subscribed (benchmarks: ./dev bench throughput).
+    "mqtt": Option(bool, False, doc="publish each outcome on {root}/{gateway_id}/feedback (transient, QoS 1) "
+                                    "for a display or a handheld app"),
     "queue": Option(int, 16, in_range(1, 1000), doc="signals waiting per hardware channel; when full the oldest "
                                                     "is dropped (counted)"),
 }
