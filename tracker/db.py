@@ -147,6 +147,16 @@ class Database:
     def lock_migrations(self, cur: "Cursor") -> None:
         pass
 
+    def update_rows(self, cur: "Cursor", table: str, key: str, columns: Sequence[tuple[str, str]],
+                    assignments: str, rows: Sequence[Sequence[Any]]) -> None:
+        names = ", ".join(name for name, _ in columns)
+        row_marks = "(" + ", ".join("?" for _ in columns) + ")"
+        for start in range(0, len(rows), 50):
+            chunk = rows[start:start + 50]
+            cur.execute(f"WITH new ({names}) AS (VALUES {', '.join([row_marks] * len(chunk))}) UPDATE {table} "
+                        f"SET {assignments} FROM new WHERE {table}.{key} = new.{columns[0][0]}",
+                        [v for row in chunk for v in row])
+
     def insert_rows(self, cur: "Cursor", head: str, types: Sequence[str], rows: Sequence[Sequence[Any]],
                     tail: str) -> list[tuple]:
         # Multi-row VALUES in chunks of one size, so the statement text repeats and sqlite3 reuses it.
@@ -189,6 +199,13 @@ class Cursor:
         if not rows:
             return []
         return self.db.insert_rows(self, head, types, rows, tail)
+
+    def update_rows(self, table: str, key: str, columns: Sequence[tuple[str, str]], assignments: str,
+                    rows: Sequence[Sequence[Any]]) -> None:
+        """Update many rows of `table` in one statement: `columns` ((name, SQL type), the first is matched
+        with `key`) name each row's values, which `assignments` reads as `new.name`."""
+        if rows:
+            self.db.update_rows(self, table, key, columns, assignments, rows)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
         return self.execute(sql, params).cur.fetchone()
@@ -282,6 +299,13 @@ class PostgreSQL(Database):
         arrays = ", ".join(f"%b::{kind}[]" for kind in types)
         cur.cur.execute(f"{head} SELECT * FROM unnest({arrays}) {tail}", [list(c) for c in zip(*rows)])
         return list(cur.cur.fetchall()) if "RETURNING" in tail.upper() else []
+
+    def update_rows(self, cur: Cursor, table: str, key: str, columns: Sequence[tuple[str, str]],
+                    assignments: str, rows: Sequence[Sequence[Any]]) -> None:
+        arrays = ", ".join(f"%b::{kind}[]" for _, kind in columns)
+        names = ", ".join(name for name, _ in columns)
+        cur.cur.execute(f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS new ({names}) "
+                        f"WHERE {table}.{key} = new.{columns[0][0]}", [list(c) for c in zip(*rows)])
 
     def lock_migrations(self, cur: Cursor) -> None:
         # Several instances starting at once on a fresh database: one migrates, the others wait for its

@@ -15,6 +15,7 @@ import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping
 
 from . import epcis, notify
@@ -26,6 +27,8 @@ KINDS = ("events", "positions", "rejects", "status")
 #: SQL types of Checked.row() and of an identifiers row, for inserts of many rows at once
 EVENT_TYPES = ("text",) * 10 + ("bigint", "text", "text")
 IDENTIFIER_TYPES = ("bigint", "text", "text", "float8", "text")
+#: a gateway's record after a batch: (name, events stored, last received_at, new highest tally:seq or None)
+GATEWAY_UPDATE = (("gw", "text"), ("n", "bigint"), ("seen", "text"), ("top", "bigint"))
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class Message:
     payload: bytes
     received_at: str = field(default_factory=epcis.utc_now)
 
-    @property
+    @cached_property
     def parts(self) -> tuple[str, str]:
         """(gateway, kind) from `{root}/{gateway}/{kind}`; the root may itself contain slashes."""
         pieces = self.topic.rsplit("/", 2)
@@ -206,18 +209,25 @@ class Store:
         per_gateway: dict[str, list[Checked]] = {}
         for item in stored:
             per_gateway.setdefault(item.gateway, []).append(item)
-        cur.executemany("UPDATE gateways SET events = events + ?, last_seen = CASE WHEN last_seen IS NULL OR "
-                        "last_seen < ? THEN ? ELSE last_seen END WHERE gateway = ?",
-                        [(len(group), group[-1].message.received_at, group[-1].message.received_at, gw)
+        new_gaps, late, raised = self._sequences(cur, {gw: [i for i in group if i.seq is not None]
+                                                       for gw, group in per_gateway.items()})
+        # One statement for all the batch's gateways: two each were most of a batch's statements.
+        cur.update_rows("gateways", "gateway", GATEWAY_UPDATE,
+                        "events = events + new.n, last_seen = CASE WHEN last_seen IS NULL OR last_seen < new.seen "
+                        "THEN new.seen ELSE last_seen END, max_seq = COALESCE(new.top, max_seq)",
+                        [(gw, len(group), group[-1].message.received_at, raised.get(gw))
                          for gw, group in per_gateway.items()])
-        return self._sequences(cur, {gw: [i for i in group if i.seq is not None] for gw, group in per_gateway.items()})
+        self._close_gaps(cur, late)
+        return new_gaps
 
-    def _sequences(self, cur: Cursor, per_gateway: dict[str, list["Checked"]]) -> list[tuple]:
+    def _sequences(self, cur: Cursor, per_gateway: dict[str, list["Checked"]]
+                   ) -> tuple[list[tuple], dict[str, list[tuple[int, str]]], dict[str, int]]:
         """Gaps in each gateway's `tally:seq`: opened when a number is skipped, closed when every number
-        in the range has arrived (late, or through another instance). Rows are locked (_lock_gateways)."""
+        in the range has arrived (late, or through another instance). Rows are locked (_lock_gateways).
+        Returns the new gaps, the late arrivals and each gateway's new highest number."""
         per_gateway = {gw: items for gw, items in per_gateway.items() if items}
         if not per_gateway:
-            return []
+            return [], {}, {}
         names = sorted(per_gateway)
         tops = dict(cur.all(f"SELECT gateway, max_seq FROM gateways WHERE gateway IN "
                             f"({', '.join('?' for _ in names)})", names))
@@ -234,9 +244,11 @@ class Store:
                 else:
                     late.setdefault(gw, []).append((item.seq, item.message.received_at))
         cur.executemany("INSERT INTO gaps (gateway, first_seq, last_seq, detected_at) VALUES (?, ?, ?, ?)", new_gaps)
-        cur.executemany("UPDATE gateways SET max_seq = ? WHERE gateway = ?", [(v, gw) for gw, v in changed.items()])
+        return new_gaps, late, changed
+
+    def _close_gaps(self, cur: Cursor, late: dict[str, list[tuple[int, str]]]) -> None:
         if not late:
-            return new_gaps
+            return
         gws = sorted(late)
         open_gaps = cur.all(f"SELECT id, gateway, first_seq, last_seq FROM gaps WHERE closed_at IS NULL AND "
                             f"gateway IN ({', '.join('?' for _ in gws)})", gws)
@@ -249,7 +261,6 @@ class Store:
             if have >= last - first + 1:
                 cur.execute("UPDATE gaps SET closed_at = ? WHERE id = ?", (max(hits), gap_id))
                 log.info("gateway %s: gap %d..%d closed by late delivery", gw, first, last)
-        return new_gaps
 
     def _position(self, cur: Cursor, message: Message, gateway: str) -> str:
         record, problem = self._json(message)
