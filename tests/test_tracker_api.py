@@ -177,6 +177,7 @@ def test_track_removed_units_parcels_and_pallets(api):
     assert answer["latest"]["bizStep"] == "loading"
     assert get(api, "/track/" + quote("<script>alert(1)</script>", safe=""))[0] == 400
     assert get(api, "/track/1Z999AA10123456784")[0] == 404
+    assert get(api, "/track/" + quote("urn:tally:vehicle:van-7", safe=""))[0] == 404  # was a 500
 
 
 def test_recall_finds_units_cases_pallets_and_vehicles(api):

@@ -169,23 +169,33 @@ def test_a_track_answer_takes_the_same_few_statements_at_any_depth(engine, tmp_p
         van = object_event(1, [levels[-1]], gateway="van-1", wall=T0 + 20, biz_step="loading")
         store.ingest(event_messages("tally", "dock-1", events) + event_messages("tally", "van-1", [van]))
         statements: list[str] = []
-        execute = Cursor.execute
+        round_trips: list[int] = []
+        execute, many = Cursor.execute, Cursor.many
 
         def counting(self, sql, params=()):
             statements.append(sql)
+            round_trips.append(1)
             return execute(self, sql, params)
 
+        def counting_many(self, batch):
+            statements.extend(sql for sql, _ in batch)
+            round_trips.append(1)
+            return many(self, batch)
+
         monkeypatch.setattr(Cursor, "execute", counting)
+        monkeypatch.setattr(Cursor, "many", counting_many)
         api = Api(store)
         counts = {}
         for name in (unit, levels[3], levels[-1]):
             statements.clear()
+            round_trips.clear()
             status, _, body = api.handle(f"/track/{name}", {})
             answer = json.loads(body)
             assert status == 200 and answer["chain"][-1]["identifier"] == "urn:tally:vehicle:van-1"
-            counts[name] = len(statements)
+            counts[name] = (len(statements), len(round_trips))
         assert len(json.loads(api.handle(f"/track/{unit}", {})[2])["chain"]) == 8  # unit, 6 levels, the van
-        # history, the walk, the vehicle's last position, its route: 4 at any depth (a level each was 9)
-        assert set(counts.values()) == {4}, counts
+        # history and the walk, then the vehicle's last position and its route: 4 statements in 2 round trips
+        # at any depth (it was BEGIN, a statement per level, 3 more and ROLLBACK: 12 for the unit)
+        assert set(counts.values()) == {(4, 2)}, counts
     finally:
         store.close()

@@ -147,6 +147,13 @@ class Database:
     def lock_migrations(self, cur: "Cursor") -> None:
         pass
 
+    def many(self, cur: "Cursor", statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple]]:
+        out = []
+        for sql, params in statements:
+            cur.cur.execute(self.sql(sql), tuple(params))
+            out.append(list(cur.cur.fetchall()))
+        return out
+
     def update_rows(self, cur: "Cursor", table: str, key: str, columns: Sequence[tuple[str, str]],
                     assignments: str, rows: Sequence[Sequence[Any]]) -> None:
         names = ", ".join(name for name, _ in columns)
@@ -206,6 +213,10 @@ class Cursor:
         with `key`) name each row's values, which `assignments` reads as `new.name`."""
         if rows:
             self.db.update_rows(self, table, key, columns, assignments, rows)
+
+    def many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple]]:
+        """The rows of each of several independent statements, sent together where the engine can."""
+        return self.db.many(self, statements)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
         return self.execute(sql, params).cur.fetchone()
@@ -306,6 +317,21 @@ class PostgreSQL(Database):
         names = ", ".join(name for name, _ in columns)
         cur.cur.execute(f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS new ({names}) "
                         f"WHERE {table}.{key} = new.{columns[0][0]}", [list(c) for c in zip(*rows)])
+
+    def many(self, cur: Cursor, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple]]:
+        # One round trip for all of them (libpq's pipeline mode): under load every wait for the server is
+        # a chance to lose the CPU, so an answer's tail grows with its round trips.
+        conn = cur.cur.connection
+        cursors = []
+        try:
+            with conn.pipeline():
+                for sql, params in statements:
+                    cursors.append(conn.cursor())
+                    cursors[-1].execute(self.sql(sql), tuple(params))
+            return [list(c.fetchall()) for c in cursors]
+        finally:
+            for c in cursors:
+                c.close()
 
     def lock_migrations(self, cur: Cursor) -> None:
         # Several instances starting at once on a fresh database: one migrates, the others wait for its

@@ -31,9 +31,12 @@ def vehicle_uri(gateway: str) -> str:
     return f"urn:tally:vehicle:{gateway}"
 
 
-def _events(cur: Cursor, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+Statement = tuple[str, list[Any]]
+
+
+def _events(rows: list[tuple]) -> list[dict[str, Any]]:
     out = []
-    for body, record_time in cur.all(sql, params):
+    for body, record_time in rows:
         event = json.loads(body)
         event.pop("@context", None)
         event["recordTime"] = epcis.display_time(record_time)
@@ -41,11 +44,10 @@ def _events(cur: Cursor, sql: str, params: Sequence[Any]) -> list[dict[str, Any]
     return out
 
 
-def history(cur: Cursor, spellings: Sequence[str], limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
-    """Every event naming it (in any role), oldest first."""
-    return _events(cur, f"SELECT body, record_time FROM events WHERE id IN (SELECT event FROM identifiers WHERE "
-                        f"value IN ({_marks(spellings)})) ORDER BY event_time DESC, id DESC LIMIT ?",
-                   [*spellings, limit])[::-1]
+def _history(spellings: Sequence[str], limit: int = HISTORY_LIMIT) -> Statement:
+    """Every event naming it (in any role), newest first."""
+    return (f"SELECT body, record_time FROM events WHERE id IN (SELECT event FROM identifiers WHERE value IN "
+            f"({_marks(spellings)})) ORDER BY event_time DESC, id DESC LIMIT ?", [*spellings, limit])
 
 
 def _latest(kind: str, match: str) -> str:
@@ -59,7 +61,7 @@ def _latest(kind: str, match: str) -> str:
             f"ORDER BY e.event_time DESC, e.id DESC LIMIT 1)")
 
 
-def _walk(cur: Cursor, spellings: Sequence[str]) -> list[tuple]:
+def _walk(spellings: Sequence[str]) -> Statement:
     """The containment walk in one statement (a round trip per level was most of a /track answer's time):
     per level, from the thing outwards, the latest aggregation naming it as a child, whether a later DELETE
     naming no children emptied that parent, and the latest loading/unloading naming it. The walk goes on
@@ -67,7 +69,7 @@ def _walk(cur: Cursor, spellings: Sequence[str]) -> list[tuple]:
     chain(), as they were level by level. Rows: (depth, value, body, action, emptied, cargo body, cargo
     biz_step, cargo gateway); the last level only names the parent the one before it found."""
     first = f"IN ({_marks(spellings)})"
-    return cur.all(
+    return (
         f"WITH RECURSIVE up (depth, value, agg, cargo) AS ("
         f"SELECT 0, CAST(NULL AS TEXT), {_latest('container', first)}, {_latest('cargo', first)} "
         f"UNION ALL SELECT up.depth + 1, p.value, {_latest('container', '= p.value')}, "
@@ -88,12 +90,16 @@ def _linked(body: str) -> dict[str, Any]:
 
 
 def chain(cur: Cursor, resolved: Resolved) -> list[dict[str, Any]]:
+    return _chain(cur.all(*_walk(resolved.spellings)), resolved)
+
+
+def _chain(walk: list[tuple], resolved: Resolved) -> list[dict[str, Any]]:
     """unit -> carton -> pallet -> vehicle: each link with the event that made it. A parent is the one of
     the latest aggregation naming the thing as a child, unless that was a DELETE or a later DELETE naming
     no children emptied the parent; where no parent is (or it would close a loop), the vehicle whose
     latest loading/unloading naming it was `loading`."""
     links: list[dict[str, Any]] = [{"identifier": resolved.identifier, "kind": resolved.kind}]
-    levels = {row[0]: row for row in _walk(cur, resolved.spellings)}
+    levels = {row[0]: row for row in walk}
     seen = set(resolved.spellings)
     for depth in range(MAX_DEPTH):
         _, _, body, action, emptied, cargo, step, gateway = levels[depth]
@@ -109,16 +115,39 @@ def chain(cur: Cursor, resolved: Resolved) -> list[dict[str, Any]]:
     return links
 
 
-def last_position(cur: Cursor, gateway: str) -> dict[str, Any] | None:
-    row = cur.one("SELECT lat, lon, time, device, received_at FROM positions WHERE gateway = ? "
-                  "AND lat IS NOT NULL ORDER BY id DESC LIMIT 1", (gateway,))
-    if row is None:
+def _last_position(gateway: str) -> Statement:
+    return ("SELECT lat, lon, time, device, received_at FROM positions WHERE gateway = ? AND lat IS NOT NULL "
+            "ORDER BY id DESC LIMIT 1", [gateway])
+
+
+def _position(rows: list[tuple], gateway: str) -> dict[str, Any] | None:
+    if not rows:
         return None
-    return {"lat": row[0], "lon": row[1], "time": row[2], "device": row[3], "gateway": gateway,
-            "received": epcis.display_time(row[4])}
+    lat, lon, when, device, received = rows[0]
+    return {"lat": lat, "lon": lon, "time": when, "device": device, "gateway": gateway,
+            "received": epcis.display_time(received)}
 
 
-def where(cur: Cursor, latest: dict[str, Any] | None, links: list[dict[str, Any]]) -> dict[str, Any] | None:
+def last_position(cur: Cursor, gateway: str) -> dict[str, Any] | None:
+    return _position(cur.all(*_last_position(gateway)), gateway)
+
+
+def _carrier(links: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The vehicle link of a chain (never the first link: a vehicle asked about is not on itself)."""
+    return next((link for link in links[1:] if link["kind"] == "vehicle"), None)
+
+
+def _located_by(latest: dict[str, Any] | None, links: list[dict[str, Any]]) -> str | None:
+    """Whose GPS says where it is: the vehicle it is on, else the gateway that saw it last."""
+    if latest is None:
+        return None
+    carrier = _carrier(links)
+    gateway = (carrier["gateway"] if carrier else None) or latest.get("tally:gateway")
+    return gateway if isinstance(gateway, str) else None
+
+
+def _where(latest: dict[str, Any] | None, links: list[dict[str, Any]],
+           position: dict[str, Any] | None) -> dict[str, Any] | None:
     """Read point and business location of the latest sighting; the GPS position of the vehicle it is on
     (or of the gateway that saw it last, if that gateway reports positions)."""
     if latest is None:
@@ -129,19 +158,25 @@ def where(cur: Cursor, latest: dict[str, Any] | None, links: list[dict[str, Any]
         "bizStep": latest.get("bizStep"), "disposition": latest.get("disposition"),
         "eventTime": latest.get("eventTime"), "gateway": latest.get("tally:gateway"), "position": None,
     }
-    on_vehicle = next((link["gateway"] for link in links if link["kind"] == "vehicle"), None)
-    gateway = on_vehicle or latest.get("tally:gateway")
-    if on_vehicle:
-        out["vehicle"] = on_vehicle
-    if isinstance(gateway, str):
-        out["position"] = last_position(cur, gateway)
+    carrier = _carrier(links)
+    if carrier and carrier["gateway"]:
+        out["vehicle"] = carrier["gateway"]
+    out["position"] = position
     match = GEO.match(read_point or "")
     if out["position"] is None and match:
         out["position"] = {"lat": float(match.group(1)), "lon": float(match.group(2)), "time": latest.get("eventTime")}
     return out
 
 
-def route(cur: Cursor, events: list[dict[str, Any]], links: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _since_loaded(links: list[dict[str, Any]]) -> Statement | None:
+    on = _carrier(links)
+    if on is None:
+        return None
+    return ("SELECT lat, lon, time FROM positions WHERE gateway = ? AND lat IS NOT NULL AND received_at >= ? "
+            "ORDER BY id DESC LIMIT 2000", [on["gateway"], epcis.utc(on["since"])])
+
+
+def _route(events: list[dict[str, Any]], gps: list[tuple]) -> list[dict[str, Any]]:
     """Where it went, oldest first: geo read points of its events, then the positions of the vehicle it is
     on since it was loaded."""
     points = []
@@ -150,21 +185,25 @@ def route(cur: Cursor, events: list[dict[str, Any]], links: list[dict[str, Any]]
         if match:
             points.append({"lat": float(match.group(1)), "lon": float(match.group(2)),
                            "time": event.get("eventTime"), "source": "event"})
-    on = next((link for link in links if link["kind"] == "vehicle"), None)
-    if on is not None:
-        rows = cur.all("SELECT lat, lon, time FROM positions WHERE gateway = ? AND lat IS NOT NULL AND "
-                       "received_at >= ? ORDER BY id DESC LIMIT 2000", (on["gateway"], epcis.utc(on["since"])))
-        points += [{"lat": lat, "lon": lon, "time": when, "source": "gps"} for lat, lon, when in reversed(rows)]
+    points += [{"lat": lat, "lon": lon, "time": when, "source": "gps"} for lat, lon, when in reversed(gps)]
     return points
 
 
 def track(cur: Cursor, resolved: Resolved) -> dict[str, Any]:
-    events = history(cur, resolved.spellings)
+    """The answer in two round trips to the store, whatever the depth: its history and the containment
+    walk together, then the GPS positions of whatever carries it (they depend on both)."""
+    rows, walk = cur.many([_history(resolved.spellings), _walk(resolved.spellings)])
+    events = _events(rows)[::-1]
     latest = events[-1] if events else None
-    links = chain(cur, resolved)
+    links = _chain(walk, resolved)
+    gateway = _located_by(latest, links)
+    since = _since_loaded(links)
+    wanted = ([_last_position(gateway)] if gateway is not None else []) + ([since] if since else [])
+    found = cur.many(wanted) if wanted else []
+    position = _position(found[0], gateway) if gateway is not None else None
     return {"identifier": resolved.identifier, "kind": resolved.kind, "input": resolved.text,
-            "latest": latest, "where": where(cur, latest, links), "chain": links, "history": events,
-            "route": route(cur, events, links)}
+            "latest": latest, "where": _where(latest, links, position), "chain": links, "history": events,
+            "route": _route(events, found[-1] if since else [])}
 
 
 def _last_place(cur: Cursor, identifier: str) -> dict[str, Any] | None:
