@@ -6,13 +6,16 @@
 Pictures are rendered by simulators.camera (zxing-cpp's writer), so "correct"
 means the decoded text equals the label's expected text. `data_rate` ignores
 the AIM identifier, `exact_rate` does not (ZBar's is derived from its symbol type
-and GS1 modifier). "camera-between" is how the camera's default (decoders =
-"both") reads the frames between its full searches (drivers.camera.ZBAR_EVERY):
-zxing-cpp without the 90° column scan, ZBar only where zxing-cpp read nothing;
-every ZBAR_EVERY-th frame is read as "both". The fps part runs "camera" exactly
-as the driver does beside "both" (every frame searched in full, the default
-before), and gives CPU ms per frame too, which other load on the machine
-disturbs less than frames per second.
+and GS1 modifier); `wrong` counts reads of a text the picture does not carry.
+"camera-between" is how the camera's default (decoders = "both") reads the
+frames between its full searches (drivers.camera.frame_pass): zxing-cpp on a
+half-size copy, and only where that read nothing zxing-cpp at full size
+without the 90° column scan, then ZBar where that too read nothing;
+"camera-between-full-size" is the same without the half-size pass (the way
+before). Every FULL_SEARCH_EVERY-th frame is read as "both". The fps part runs
+"camera" exactly as the driver does beside "camera-full-size" (no half-size
+pass) and "both" (every frame searched in full), and gives CPU ms per frame
+too, which other load on the machine disturbs less than frames per second.
 
 The "photos" part reads the real photographs in tests/data/images (see
 SOURCE.md there): still-image decoding (decode_image, every pass) per set and
@@ -31,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from drivers.camera import ZBAR_EVERY  # noqa: E402
+from drivers.camera import FULL_SEARCH_EVERY, frame_pass  # noqa: E402
 from drivers.camera_decoder import decode_frame  # noqa: E402
 from simulators.camera import Label, Scene  # noqa: E402
 
@@ -73,9 +76,9 @@ def strip_aim(text: str) -> str:
 
 
 def accuracy(seeds: int, width: int, height: int) -> dict:
-    decoders = ("zxing", "zbar", "both", "camera-between")
+    decoders = ("zxing", "zbar", "both", "camera-between", "camera-between-full-size")
     table: dict = {}
-    totals = {d: {"data_ok": 0, "exact_ok": 0, "n": 0, "seconds": 0.0} for d in decoders}
+    totals = {d: {"data_ok": 0, "exact_ok": 0, "wrong": 0, "n": 0, "seconds": 0.0} for d in decoders}
     for sym in SAMPLES:
         for vname, variant in VARIANTS.items():
             row = {d: {"data_ok": 0, "exact_ok": 0} for d in decoders}
@@ -85,9 +88,11 @@ def accuracy(seeds: int, width: int, height: int) -> dict:
                 want = lb.expected_text()
                 for d in decoders:
                     t0 = time.perf_counter()
-                    between = d == "camera-between"
-                    got = [r["text"] for r in decode_frame(frame, decoders="both" if between else d,
-                                                           zbar_only_if_none=between, rotate=not between)]
+                    if d.startswith("camera-between"):
+                        how = frame_pass(1, "both") | ({"coarse_first": False} if d.endswith("full-size") else {})
+                        got = [r["text"] for r in decode_frame(frame, decoders="both", **how)]
+                    else:
+                        got = [r["text"] for r in decode_frame(frame, decoders=d)]
                     totals[d]["seconds"] += time.perf_counter() - t0
                     totals[d]["n"] += 1
                     data_ok = strip_aim(want) in {strip_aim(g) for g in got}
@@ -95,8 +100,10 @@ def accuracy(seeds: int, width: int, height: int) -> dict:
                     row[d]["exact_ok"] += want in got
                     totals[d]["data_ok"] += data_ok
                     totals[d]["exact_ok"] += want in got
+                    totals[d]["wrong"] += len({strip_aim(g) for g in got} - {strip_aim(want)})
             table.setdefault(sym, {})[vname] = " ".join(f"{d}={row[d]['data_ok']}/{seeds}" for d in decoders)
     summary = {d: {"data_rate": round(t["data_ok"] / t["n"], 3), "exact_rate": round(t["exact_ok"] / t["n"], 3),
+                   "wrong": t["wrong"],
                    "ms_per_frame": round(1000 * t["seconds"] / t["n"], 1)} for d, t in totals.items()}
     return {"frame": f"{width}x{height}", "seeds": seeds, "summary": summary, "by_symbology_and_variant": table}
 
@@ -116,20 +123,104 @@ def fps(frames: int) -> dict:
         want = {lb.expected_text() for lb in scene.labels}
         # The camera driver's default (inverted = false), and zxing-cpp also searching light-on-dark codes.
         for d, inverted in (("zxing", False), ("zbar", False), ("both", False), ("camera", False),
-                            ("zxing+inverted", True)):
+                            ("camera-full-size", False), ("zxing+inverted", True)):
             found = 0
             t0, c0 = time.perf_counter(), time.process_time()
             for i, img in enumerate(imgs):
-                decoders = "both" if d == "camera" else d.split("+")[0]
-                fallback = d == "camera" and i % ZBAR_EVERY != 0
-                got = {strip_aim(r["text"]) for r in decode_frame(img, decoders=decoders, inverted=inverted,
-                                                                  zbar_only_if_none=fallback, rotate=not fallback)}
+                if d.startswith("camera"):
+                    decoders = "both"
+                    how = frame_pass(i, "both") | ({"coarse_first": False} if d.endswith("full-size") else {})
+                else:
+                    decoders, how = d.split("+")[0], {}
+                got = {strip_aim(r["text"]) for r in decode_frame(img, decoders=decoders, inverted=inverted, **how)}
                 found += {strip_aim(w) for w in want} <= got
             dt, cpu = time.perf_counter() - t0, time.process_time() - c0
             out.setdefault(name, {})[d] = {"fps": round(frames / dt, 1), "cpu_ms_per_frame": round(1000 * cpu / frames, 1),
                                            "frames_all_found": f"{found}/{frames}"}
-    return {"frame": "1280x720 grayscale", "frames": frames, "zbar_every": ZBAR_EVERY,
+    return {"frame": "1280x720 grayscale", "frames": frames, "full_search_every": FULL_SEARCH_EVERY,
             "camera": "decoders = both as drivers.camera runs it", "results": out}
+
+
+class _MjpegCamera:
+    """An IP camera on loopback: `frames` sent as an MJPEG stream (multipart/x-mixed-replace) at `rate` fps.
+
+    The stream is paced like a camera, so decoding that falls behind meets fresh frames (with
+    the capture thread) or a queue of old ones (without).
+    """
+
+    def __init__(self, frames: list, rate: float):
+        import cv2
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        jpegs = [cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_GRAY2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+                 for f in frames]
+        self.sent = 0
+        camera = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                t = time.monotonic()
+                try:
+                    while not camera.closed:
+                        jpeg = jpegs[camera.sent % len(jpegs)]
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
+                                         % len(jpeg) + jpeg + b"\r\n")
+                        camera.sent += 1
+                        t += 1.0 / rate
+                        time.sleep(max(0.0, t - time.monotonic()))
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.closed = False
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/video.mjpg"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.closed = True
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def live(seconds: float, rate: float) -> dict:
+    """The camera driver on a paced 1280x720 MJPEG stream, capture in its own thread or in read()."""
+    from drivers.camera import Camera
+
+    scene = Scene([Label("gs1-datamatrix", SAMPLES["gs1-datamatrix"], x=0.4, y=0.5, module=6, angle=12)])
+    frames = [scene.frame(i) for i in range(8)]
+    out = {}
+    for threaded in (True, False):
+        source = _MjpegCamera(frames, rate)
+        Camera.capture_thread = threaded
+        drv = Camera("cam", {"device": source.url, "fps": 120, "repeat_ms": 0, "absent_frames": 0})
+        try:
+            drv.open()
+            drv.read(2.0)  # the stream is up and the first frames are decoded
+            start, sent0, c0 = drv.stats, source.sent, time.process_time()
+            t0 = time.perf_counter()
+            while time.perf_counter() - t0 < seconds:
+                drv.read(0.2)
+            dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+            end, sent = drv.stats, source.sent - sent0
+        finally:
+            drv.close()
+            source.close()
+            Camera.capture_thread = True
+        decoded = end["frames_decoded"] - start["frames_decoded"]
+        out["capture thread" if threaded else "capture in read()"] = {
+            "decoded_fps": round(decoded / dt, 1), "camera_fps": round(sent / dt, 1),
+            "cpu_ms_per_decoded_frame": round(1000 * cpu / max(1, decoded), 1),
+            "dropped": end["frames_dropped"] - start["frames_dropped"]}
+    return {"frame": "1280x720 MJPEG over HTTP (loopback), one code", "seconds": seconds, "stream_fps": rate,
+            "cpu": "the whole process: capture, MJPEG decoding and barcode decoding", "results": out}
 
 
 def photos() -> dict:
@@ -180,9 +271,11 @@ def photos() -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=["all", "accuracy", "fps", "photos"], default="all")
+    ap.add_argument("--part", choices=["all", "accuracy", "fps", "photos", "live"], default="all")
     ap.add_argument("--seeds", type=int, default=2, help="pictures per symbology and variant")
     ap.add_argument("--frames", type=int, default=20, help="frames per fps measurement")
+    ap.add_argument("--seconds", type=float, default=10.0, help="seconds per live measurement")
+    ap.add_argument("--stream-fps", type=float, default=30.0, help="frame rate of the live part's stream")
     args = ap.parse_args()
     import cv2
 
@@ -195,6 +288,8 @@ def main() -> int:
         report["fps"] = fps(args.frames)
     if args.part in ("all", "photos"):
         report["photos"] = photos()
+    if args.part in ("all", "live"):
+        report["live"] = live(args.seconds, args.stream_fps)
     json.dump(report, sys.stdout, indent=1)
     print()
     return 0

@@ -1,7 +1,8 @@
 """Cameras (USB/CSI through V4L2, IP streams, or a video file / PNG folder for testing) reading barcodes.
 
 OpenCV captures frames (blocking: the device runner gives each driver its own
-thread), drivers.camera_decoder finds the codes, and a `RepeatFilter` turns
+thread; a live camera's frames are captured in one more, drivers.frame_grabber,
+so capture overlaps decoding), drivers.camera_decoder finds the codes, and a `RepeatFilter` turns
 "the same label in 40 consecutive frames" into one read: a code is read again
 only after it has left the view.
 """
@@ -19,15 +20,28 @@ from .base import DeviceGone, DeviceUnavailable, Driver, Option, Read, in_range,
 
 log = logging.getLogger(__name__)
 
-#: With decoders = "both" (the default), every ZBAR_EVERY-th decoded frame gets
-#: the full search: zxing-cpp also scanning columns (linear codes turned by 90°)
-#: and ZBar whatever zxing-cpp read. The frames between get zxing-cpp's row scan
-#: (under half its time on 1280x720) and ZBar only where zxing-cpp read nothing,
-#: which is where ZBar adds reads (it scans columns too). A code only the full
-#: search reads is still seen twice (confirm_frames) within one appearance
+#: Every FULL_SEARCH_EVERY-th decoded frame gets the full search: zxing-cpp on
+#: the whole frame at full size, scanning columns too (linear codes turned by
+#: 90°), and with decoders = "both" (the default) ZBar beside whatever
+#: zxing-cpp read. The frames between are first read by zxing-cpp at half size
+#: (about a tenth of a full-size read on 1280x720), which is the answer when it
+#: reads anything; only an empty half-size read leads to the full-size row scan
+#: and then, if that too reads nothing, ZBar (it scans columns too). A code only
+#: the full search reads (one too small for the half-size copy beside one it
+#: reads, a PDF417 turned 90°, a linear code only ZBar reads beside a code
+#: zxing-cpp reads) is still seen twice (confirm_frames) within one appearance
 #: (absent_frames and repeat_ms), a few frames later. benchmarks/camera_fps.py
 #: measures frames per second and read rate of both ways.
-ZBAR_EVERY = 4
+FULL_SEARCH_EVERY = 4
+
+
+def frame_pass(decoded: int, decoders: str) -> dict[str, bool]:
+    """decode_frame's keywords for the camera's `decoded`-th decoded frame (0 first)."""
+    if decoders == "zbar" or decoded % FULL_SEARCH_EVERY == 0:
+        return {"coarse_first": False, "zbar_only_if_none": False, "rotate": True}
+    # Only next to ZBar, which scans columns too, may zxing-cpp skip its 90° search.
+    return {"coarse_first": True, "zbar_only_if_none": True, "rotate": decoders != "both"}
+
 
 _IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -139,15 +153,19 @@ class Camera(Driver):
                                  "a linear code counts once read in this many frames (2-D codes at once)"),
         "decoders": Option(str, "both", one_of("zxing", "zbar", "both"),
                            "zxing (zxing-cpp), zbar, or both (zxing-cpp, plus ZBar for linear codes on frames "
-                           f"where zxing-cpp read nothing and on every {ZBAR_EVERY}th frame)"),
+                           f"where zxing-cpp read nothing and on every {FULL_SEARCH_EVERY}th frame)"),
         "inverted": Option(bool, False, doc="also look for light-on-dark codes (about a third slower per frame)"),
     }
+
+    #: capture a live camera's frames in a thread of their own (False: in read(), as before; for benchmarks)
+    capture_thread = True
 
     def __init__(self, device: str, settings: Mapping[str, Any]):
         super().__init__(device, settings)
         source = self.settings["device"]
         self.source: int | str = int(source) if isinstance(source, str) and source.isdigit() else source
         self._cap: Any = None
+        self._grabber: Any = None
         self._live = True
         self._ended = False
         self._last_decode: float | None = None
@@ -199,7 +217,18 @@ class Camera(Driver):
         self._cap = cap
         self._ended = False
         self._last_decode = None
+        if self._live and self.capture_thread:
+            from .frame_grabber import FrameGrabber
+
+            self._grabber = FrameGrabber(cap, self.device).start()
         log.info("opened %s", self.describe())
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Frames decoded; for a live camera also captured, and dropped because decoding was behind."""
+        g = self._grabber
+        return {"frames_decoded": self._decoded, "frames_captured": g.captured if g else self._frames,
+                "frames_dropped": g.dropped if g else 0}
 
     def _frame_time(self) -> float:
         if self._live:
@@ -231,10 +260,19 @@ class Camera(Driver):
             if self._ended:
                 time.sleep(max(0.0, deadline - time.monotonic()))
                 return []
-            try:
-                ok, frame = self._cap.read()
-            except Exception as exc:  # noqa: BLE001 - OpenCV raises cv2.error on backend failures
-                raise DeviceGone(f"{self.describe()}: frame capture failed: {exc}") from exc
+            if self._grabber is not None:
+                taken = self._grabber.take(deadline - time.monotonic())
+                if taken is None:
+                    return []
+                ok, frame, error, index = taken
+                self._frames = index  # the frame's number in the stream; counted on below as files are
+                if error is not None:
+                    raise DeviceGone(f"{self.describe()}: frame capture failed: {error}") from error
+            else:
+                try:
+                    ok, frame = self._cap.read()
+                except Exception as exc:  # noqa: BLE001 - OpenCV raises cv2.error on backend failures
+                    raise DeviceGone(f"{self.describe()}: frame capture failed: {exc}") from exc
             if not ok or frame is None:
                 if self._live:
                     raise DeviceGone(f"{self.describe()}: no frame (camera unplugged or stream lost)")
@@ -248,12 +286,10 @@ class Camera(Driver):
                     return []
                 continue  # over the frame-rate cap: drop the frame, keep the capture fresh
             self._last_decode = now
-            # Only next to ZBar, which scans columns too, may zxing-cpp skip its 90° search.
-            full_search = self.decoders != "both" or self._decoded % ZBAR_EVERY == 0
+            how = frame_pass(self._decoded, self.decoders)
             self._decoded += 1
             try:
-                codes = decode_frame(frame, roi=roi, decoders=self.decoders, inverted=self.settings["inverted"],
-                                     zbar_only_if_none=not full_search, rotate=full_search)
+                codes = decode_frame(frame, roi=roi, decoders=self.decoders, inverted=self.settings["inverted"], **how)
             except ValueError as exc:
                 raise DeviceGone(f"{self.describe()}: unusable frame: {exc}") from exc
             confirm = int(self.settings["confirm_frames"])
@@ -270,7 +306,10 @@ class Camera(Driver):
 
     def close(self) -> None:
         cap, self._cap = self._cap, None
-        if cap is not None:
+        grabber, self._grabber = self._grabber, None
+        if grabber is not None:
+            grabber.stop()  # it releases the capture
+        elif cap is not None:
             try:
                 cap.release()
             except Exception:  # noqa: BLE001 - releasing a vanished device

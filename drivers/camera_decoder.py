@@ -7,8 +7,9 @@ DataMatrix and no PDF417, but on our measurements (benchmarks/camera_fps.py)
 it reads EAN-13 at 45° and under blur where zxing-cpp 3.1 gives up, so by
 default (`decoders="both"`) ZBar also scans for linear codes and adds what
 zxing-cpp missed. Without libzbar, decoding falls back to zxing-cpp alone.
-The camera driver asks for ZBar only on some frames (drivers.camera.ZBAR_EVERY);
-a still picture gets many passes of both (drivers.still_decoder).
+The camera driver reads most frames at half size first and asks for ZBar only
+on some frames (drivers.camera.frame_pass); a still picture gets many passes
+of both (drivers.still_decoder).
 
 Results are plain dicts:
     {"text": "]d2" + "0109506000134352\\x1d10ABC",   # AIM identifier first, GS as FNC1
@@ -87,6 +88,10 @@ _ZBAR_MOD_GS1 = 1 << 0
 ZBAR_DENSITY_LINEAR = 3
 ZBAR_DENSITY_ALL = 2
 
+# A frame or region of interest with a shorter side below this gets no half-size pass: it is
+# cheap to search in full, and halving it would lose the small codes in it.
+COARSE_MIN_SIDE = 360
+
 _zbar_state: dict[str, Any] = {}
 
 
@@ -152,7 +157,8 @@ def _box(points: Iterable[tuple[float, float]], dx: int, dy: int) -> dict[str, i
 
 
 def _zxing(gray: Any, dx: int, dy: int, inverted: bool = True, binarizer: str = "LocalAverage",
-           scale: int = 1, rotate: bool = True) -> list[dict[str, Any]]:
+           scale: float = 1, rotate: bool = True) -> list[dict[str, Any]]:
+    """zxing-cpp's reads; `scale`: how much larger `gray` is than the frame the positions are for."""
     import zxingcpp
 
     out = []
@@ -174,7 +180,7 @@ def _zxing(gray: Any, dx: int, dy: int, inverted: bool = True, binarizer: str = 
 
 
 def _zbar(gray: Any, dx: int, dy: int, linear_only: bool, density: int | None = None,
-          scale: int = 1, min_quality: int = 0) -> list[dict[str, Any]]:
+          scale: float = 1, min_quality: int = 0) -> list[dict[str, Any]]:
     """ZBar's reads; `min_quality`: keep only symbols read on at least this many scan lines."""
     import ctypes
 
@@ -195,11 +201,15 @@ def _zbar(gray: Any, dx: int, dy: int, linear_only: bool, density: int | None = 
                 w.zbar_image_scanner_set_config(scanner, sym_type, cfg.CFG_ENABLE, 1)
         w.zbar_image_scanner_set_config(scanner, 0, cfg.CFG_X_DENSITY, density)
         w.zbar_image_scanner_set_config(scanner, 0, cfg.CFG_Y_DENSITY, density)
+        import numpy as np
+
+        # ZBar reads the frame's own pixels (no cleanup handler: `gray` outlives the image); a
+        # cropped view is the only case that needs a contiguous copy.
+        gray = np.ascontiguousarray(gray)
         height, width = gray.shape
-        data = gray.tobytes()
         w.zbar_image_set_format(image, 0x30303859)  # fourcc "Y800": 8-bit grey
         w.zbar_image_set_size(image, width, height)
-        w.zbar_image_set_data(image, data, len(data), None)
+        w.zbar_image_set_data(image, gray.ctypes.data, gray.size, None)
         w.zbar_scan_image(scanner, image)
         sym = w.zbar_image_first_symbol(image)
         while sym:
@@ -261,9 +271,16 @@ def _data(result: dict[str, Any]) -> str:
     return text[3:] if text.startswith("]") and len(text) >= 3 else text
 
 
+def _half(gray: Any):
+    import cv2
+
+    # INTER_AREA averages each 2x2 block: a 1-pixel module becomes grey, not lost to aliasing.
+    return cv2.resize(gray, (gray.shape[1] // 2, gray.shape[0] // 2), interpolation=cv2.INTER_AREA)
+
+
 def decode_frame(frame: Any, roi: Sequence[int] | None = None, decoders: str = "both",
-                 inverted: bool = True, zbar_only_if_none: bool = False, rotate: bool = True
-                 ) -> list[dict[str, Any]]:
+                 inverted: bool = True, zbar_only_if_none: bool = False, rotate: bool = True,
+                 coarse_first: bool = False) -> list[dict[str, Any]]:
     """Every barcode in one frame (grayscale or BGR ndarray); `roi` = [x, y, w, h] limits the search.
 
     `inverted`: also look for light-on-dark codes (zxing-cpp); a camera that never sees them
@@ -273,13 +290,23 @@ def decode_frame(frame: Any, roi: Sequence[int] | None = None, decoders: str = "
     ZBar added for linear codes zxing-cpp did not find). Positions are in full
     frame coordinates even with a roi.
 
-    Two savings for video, where the next frame is a few tens of milliseconds
-    away (drivers.camera uses both on all but every ZBAR_EVERY-th frame):
+    On a frame (or roi) with a shorter side of at least COARSE_MIN_SIDE,
+    zxing-cpp's 90° search (`rotate`: linear codes and PDF417 turned by 90°)
+    runs on a half-size copy beside a full-size read without it: about a fifth
+    of the cost of turning the full frame, and on our pictures it reads every
+    turned code the full-size search read and a few more
+    (benchmarks/camera_fps.py).
+
+    Three savings for video, where the next frame is a few tens of milliseconds
+    away (drivers.camera.frame_pass uses them on all but every FULL_SEARCH_EVERY-th frame):
+    `coarse_first` (with "zxing" or "both"): zxing-cpp first reads the half-size
+    copy alone (about a tenth of a full-size read on 1280x720) and, where that
+    reads anything, that is the answer; only a frame where it reads nothing gets
+    the full-size search below. A code too small for the half-size copy beside
+    one it reads waits for the next full search.
     `zbar_only_if_none` (with "both"): ZBar looks only when zxing-cpp found
     nothing, which saves its whole cost where zxing-cpp already reads the label;
-    `rotate=False`: zxing-cpp does not also scan columns for linear codes turned
-    by 90°, which is more than half of its time on a 1280x720 frame (ZBar
-    scans columns anyway).
+    `rotate=False`: no 90° search at all (ZBar scans columns anyway).
     """
     if decoders not in DECODERS:
         raise ValueError(f"decoders must be one of {', '.join(DECODERS)}")
@@ -288,7 +315,14 @@ def decode_frame(frame: Any, roi: Sequence[int] | None = None, decoders: str = "
         return []
     results: list[dict[str, Any]] = []
     if decoders in ("zxing", "both"):
-        results = _zxing(gray, dx, dy, inverted, rotate=rotate)
+        halved = min(gray.shape) >= COARSE_MIN_SIDE and (coarse_first or rotate)
+        if halved:
+            results = _zxing(_half(gray), dx, dy, inverted, scale=0.5, rotate=rotate)
+            if coarse_first and results:
+                return _drop_conflicting_linear(results)
+        full = _zxing(gray, dx, dy, inverted, rotate=rotate and not halved)
+        seen = {_data(r) for r in full}
+        results = full + [r for r in results if _data(r) not in seen]
     if decoders == "zbar":
         results = _zbar(gray, dx, dy, linear_only=False)
     elif decoders == "both" and not (zbar_only_if_none and results):

@@ -6,7 +6,10 @@ import subprocess
 import sys
 
 import cv2
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers import camera_decoder
 from drivers.camera_decoder import decode_frame, decode_image
@@ -197,3 +200,68 @@ def test_without_rotation_zxing_leaves_90_degree_linear_codes_to_zbar():
     if camera_decoder.zbar_available():
         (r,) = decode_frame(frame, decoders="both", zbar_only_if_none=True, rotate=False)
         assert r["text"] == CASES["code128"][1] and r["decoder"] == "zbar"
+
+
+# --- the half-size pass (coarse_first) ---------------------------------------------------------
+
+def big_and_small(small: str, data: str, module: int):
+    return Scene([Label("qr", "BIG", x=0.2, module=6), Label(small, data, x=0.65, module=module)],
+                 1280, 720, seed=3).frame(0)
+
+
+def test_coarse_first_reads_a_half_size_copy_and_stops_there():
+    # The small DataMatrix is below what the half-size copy resolves: the read of the QR there is the
+    # whole answer (the camera's full search, every few frames, finds the small one).
+    frame = big_and_small("datamatrix", "TALLY-DM-0001", 2)
+    assert sorted(r["text"] for r in decode_frame(frame, decoders="zxing")) == ["]Q1BIG", "]d1TALLY-DM-0001"]
+    assert [r["text"] for r in decode_frame(frame, decoders="zxing", coarse_first=True)] == ["]Q1BIG"]
+    assert [r["text"] for r in decode_frame(frame, coarse_first=True, zbar_only_if_none=True,
+                                            rotate=False)] == ["]Q1BIG"]
+
+
+@pytest.mark.parametrize("symbology", ["datamatrix", "code128"])
+def test_coarse_first_falls_back_to_full_size_where_the_half_size_copy_reads_nothing(symbology):
+    data = {"datamatrix": "TALLY-DM-0001", "code128": "TALLY-0042-XZ"}[symbology]
+    frame = Scene([Label(symbology, data, x=0.65, module={"datamatrix": 2, "code128": 1}[symbology])],
+                  1280, 720, seed=3).frame(0)
+    full = decode_frame(frame, decoders="zxing", rotate=False)
+    assert full and decode_frame(frame, decoders="zxing", rotate=False, coarse_first=True) == full
+
+
+def test_coarse_first_positions_are_in_full_frame_coordinates_with_and_without_roi():
+    frame = Scene([Label("qr", "LEFT", x=0.25, module=6), Label("datamatrix", "RIGHT", x=0.75, module=8)],
+                  1280, 720).frame(0)
+    for roi in (None, [640, 0, 640, 720]):
+        full = {r["text"]: r["position"] for r in decode_frame(frame, roi=roi)}
+        coarse = {r["text"]: r["position"] for r in decode_frame(frame, roi=roi, coarse_first=True)}
+        assert coarse.keys() == full.keys() and coarse
+        for text, p in coarse.items():
+            # a pixel of the half-size copy is two of the frame
+            assert all(abs(p[k] - full[text][k]) <= 4 for k in "xywh"), (p, full[text])
+    assert [r["text"] for r in decode_frame(frame, roi=[640, 0, 640, 720], coarse_first=True)] == ["]d1RIGHT"]
+
+
+def test_coarse_first_leaves_zbar_alone_and_small_views_at_full_size():
+    if camera_decoder.zbar_available():
+        frame = frame_with("ean-13")
+        assert decode_frame(frame, decoders="zbar", coarse_first=True) == decode_frame(frame, decoders="zbar")
+    # A 300-pixel view is searched at full size only: its half-size copy reads the QR, not the small
+    # DataMatrix beside it, and would have been the answer.
+    frame = Scene([Label("qr", "BIG", x=0.25, module=5), Label("datamatrix", "TINY", x=0.75, module=2)],
+                  600, 300, seed=5).frame(0)
+    assert min(frame.shape) < camera_decoder.COARSE_MIN_SIDE
+    assert sorted(r["text"] for r in decode_frame(frame, decoders="zxing", coarse_first=True)) == ["]Q1BIG", "]d1TINY"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 800), st.integers(1, 800), st.sampled_from([None, 1, 3, 4]), st.booleans(),
+       st.integers(0, 2**32 - 1))
+def test_any_frame_gives_a_list_in_frame_coordinates_never_an_exception(height, width, channels, coarse, seed):
+    rng = np.random.default_rng(seed)
+    shape = (height, width) if channels is None else (height, width, channels)
+    frame = rng.integers(0, 256, shape, dtype=np.uint8)
+    for results in (decode_frame(frame, coarse_first=coarse, zbar_only_if_none=coarse, rotate=not coarse),
+                    decode_frame(frame, roi=[width // 3, height // 3, width, height], coarse_first=coarse)):
+        assert isinstance(results, list)
+        for r in results:
+            assert set(r) == {"text", "symbology", "position", "decoder"}

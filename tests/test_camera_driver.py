@@ -176,14 +176,14 @@ def test_describe_hides_stream_credentials():
 
 def test_zbar_runs_beside_zxing_reads_on_its_cadence_so_a_code_only_zbar_reads_still_counts(tmp_path):
     from drivers import camera_decoder
-    from drivers.camera import ZBAR_EVERY
+    from drivers.camera import FULL_SEARCH_EVERY
 
     if not camera_decoder.zbar_available():
         pytest.skip("libzbar0 is not installed")
     # zxing-cpp reads the QR in every frame; only ZBar reads the 45° EAN-13 (tests/test_camera_decoder.py).
     scene = Scene([Label("qr", "HERE", x=0.2, module=5),
                    Label("ean-13", "4006381333931", x=0.65, module=3, angle=45, appear=1)], 1280, 720, seed=1)
-    folder = write_output(scene, str(tmp_path / "frames") + "/", frames=2 * ZBAR_EVERY + 1)
+    folder = write_output(scene, str(tmp_path / "frames") + "/", frames=2 * FULL_SEARCH_EVERY + 1)
     drv = Camera("cam", {"device": folder, "fps": 30})
     drv.open()
     try:
@@ -191,8 +191,8 @@ def test_zbar_runs_beside_zxing_reads_on_its_cadence_so_a_code_only_zbar_reads_s
     finally:
         drv.close()
     frames = {r.payload: r.meta["frame"] for r in reads}
-    # confirm_frames = 2: the EAN-13 is seen by ZBar on frames ZBAR_EVERY and 2 * ZBAR_EVERY
-    assert frames == {"]Q1HERE": 0, "]E04006381333931": 2 * ZBAR_EVERY}
+    # confirm_frames = 2: the EAN-13 is seen by ZBar on frames FULL_SEARCH_EVERY and 2 * FULL_SEARCH_EVERY
+    assert frames == {"]Q1HERE": 0, "]E04006381333931": 2 * FULL_SEARCH_EVERY}
 
 
 def test_with_zxing_alone_every_frame_gets_the_90_degree_search(tmp_path):
@@ -206,3 +206,74 @@ def test_with_zxing_alone_every_frame_gets_the_90_degree_search(tmp_path):
         drv.close()
     # seen on frames 1 and 2 (confirm_frames = 2), though neither is a ZBar cadence frame
     assert [(r.payload, r.meta["frame"]) for r in reads] == [("]C0TURNED", 2)]
+
+
+def test_frame_pass_searches_in_full_on_a_cadence_and_at_half_size_between():
+    from drivers.camera import FULL_SEARCH_EVERY, frame_pass
+
+    full = {"coarse_first": False, "zbar_only_if_none": False, "rotate": True}
+    both = [frame_pass(i, "both") for i in range(2 * FULL_SEARCH_EVERY)]
+    assert [i for i, p in enumerate(both) if p == full] == [0, FULL_SEARCH_EVERY]
+    assert both[1] == {"coarse_first": True, "zbar_only_if_none": True, "rotate": False}
+    # Without ZBar to scan columns, zxing-cpp keeps its 90° search on every frame.
+    assert frame_pass(1, "zxing") == {"coarse_first": True, "zbar_only_if_none": True, "rotate": True}
+    assert all(frame_pass(i, "zbar") == full for i in range(FULL_SEARCH_EVERY))
+
+
+def test_a_code_too_small_for_the_half_size_pass_beside_a_big_one_counts_at_the_next_full_search(tmp_path):
+    from drivers.camera import FULL_SEARCH_EVERY
+
+    # The half-size copy reads the QR, not the DataMatrix of 2-pixel modules (tests/test_camera_decoder.py).
+    scene = Scene([Label("qr", "BIG", x=0.2, module=6),
+                   Label("datamatrix", "SMALL", x=0.65, module=2, appear=1)], 1280, 720, seed=3)
+    folder = write_output(scene, str(tmp_path / "frames") + "/", frames=FULL_SEARCH_EVERY + 1)
+    drv = Camera("cam", {"device": folder, "fps": 30})
+    drv.open()
+    try:
+        reads = drain(drv)
+    finally:
+        drv.close()
+    assert {r.payload: r.meta["frame"] for r in reads} == {"]Q1BIG": 0, "]d1SMALL": FULL_SEARCH_EVERY}
+
+
+# --- live capture in its own thread --------------------------------------------------------
+
+def test_frame_grabber_hands_over_the_newest_frame_and_counts_the_ones_it_replaced(tmp_path):
+    from drivers.camera import _FolderCapture
+    from drivers.frame_grabber import FrameGrabber
+
+    folder = write_output(Scene([Label("qr", "X", module=5)], 320, 240), str(tmp_path / "frames") + "/", frames=12)
+    cap = _FolderCapture(folder)
+    grabber = FrameGrabber(cap, "cam").start()
+    taken = []
+    while True:
+        item = grabber.take(5.0)
+        assert item is not None
+        ok, frame, error, index = item
+        if not ok:
+            break
+        assert frame.shape == (240, 320) and error is None
+        taken.append(index)
+    assert taken == sorted(set(taken)) and set(taken) <= set(range(12))
+    assert grabber.captured == 12 and len(taken) + grabber.dropped == 12
+    grabber.stop()
+    assert not grabber.running and cap.files == []  # the grabber released the capture
+
+
+def test_a_live_stream_is_captured_beside_decoding_and_gone_at_its_end(demo_video):
+    # An MJPEG stream from a URL is live: no own timeline, frames dropped when decoding is behind.
+    manifest = json.load(open(demo_video.path + ".json"))
+    drv = Camera("cam", {"device": "file://" + demo_video.path, "fps": 120})
+    drv.open()
+    reads = []
+    try:
+        assert drv._live and drv._grabber is not None
+        with pytest.raises(DeviceGone, match="no frame"):
+            for _ in range(1000):
+                reads += drv.read(0.5)
+        stats = drv.stats
+    finally:
+        drv.close()
+    assert stats["frames_captured"] == 40 and 1 <= stats["frames_decoded"] <= 40 - stats["frames_dropped"]
+    assert {r.payload for r in reads} <= {lb["expected_text"] for lb in manifest["labels"]}
+    assert all(0 <= r.meta["frame"] < 40 for r in reads)
