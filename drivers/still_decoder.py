@@ -13,7 +13,9 @@ passes that each read codes the others miss on real photographs
 - ZBar's linear decoders at three scan densities, upscaled, and sharpened:
   ZBar's scan-line decoder reads blurred and tilted EAN/UPC that zxing-cpp's
   row sampling gives up on, and which scan lines catch the bars cleanly
-  differs with the density.
+  differs with the density;
+- last, a QR code zxing-cpp found but could not decode (on cloth or a curved
+  surface its grid bends) is sampled module by module (drivers.warped_qr).
 
 Combining must not invent codes. A 2-D symbol carries Reed-Solomon error
 correction, so one read is enough. A linear code's single check digit is
@@ -31,6 +33,7 @@ from typing import Any
 from collections.abc import Callable
 
 from . import camera_decoder as cd
+from . import warped_qr
 
 #: upscale pictures whose longer side is at most this (a 4,000-pixel phone photo needs none, and 4x the pixels)
 UPSCALE_MAX_SIDE = 1600
@@ -158,7 +161,10 @@ def decode_still(gray_or_bgr: Any, decoders: str = "both") -> list[dict[str, Any
     trusted: set[str] = set()
     # Where all passes saw each code: one pass's box of a linear code may be a single scan line.
     extent: dict[str, dict[str, int]] = {}
-    for i, (name, run) in enumerate(_passes(gray, decoders)):
+    passes = _passes(gray, decoders)
+    if decoders in ("zxing", "both"):
+        passes.append(("zxing-warped", lambda: _warped_qr(gray, [first[k]["position"] for k in first])))
+    for i, (name, run) in enumerate(passes):
         for result in run():
             k = key(result)
             first.setdefault(k, result)
@@ -170,6 +176,22 @@ def decode_still(gray_or_bgr: Any, decoders: str = "both") -> list[dict[str, Any
             extent[k] = p if box is None else _union(box, p)
     kept = [first[k] for k in first if k in trusted or len(votes[k]) >= 2]
     return _resolve_linear_conflicts(kept, votes, extent)
+
+
+def _warped_qr(gray: Any, read: list[dict[str, int]]) -> list[dict[str, Any]]:
+    """QR codes zxing-cpp found and could not decode, sampled module by module; none where a code was read."""
+    out = []
+    for n, corners in warped_qr.failed_symbols(gray):
+        xs, ys = zip(*corners, strict=True)
+        cx, cy = sum(xs) / 4, sum(ys) / 4
+        if any(b["x"] <= cx <= b["x"] + b["w"] and b["y"] <= cy <= b["y"] + b["h"] for b in read):
+            continue
+        bc = warped_qr.read(gray, n, corners)
+        if bc is not None:
+            gs1 = bc.content_type.name == "GS1"
+            out.append({"text": bc.symbology_identifier + bc.text, "symbology": "gs1-qr" if gs1 else "qr",
+                        "position": cd._box(corners, 0, 0), "decoder": "zxing"})
+    return out
 
 
 def _union(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
