@@ -313,13 +313,9 @@ class GpsSimulator:
         self._plug()
 
     def _plug(self) -> None:
-        import os
-
         with self._write_lock:
+            self.pty.drop_when_full = True  # a UART drops what nobody reads: the epoch clock must not stall
             self.pty.plug()
-            # A UART drops what nobody reads; a blocking pty write would stall the epoch clock.
-            if self.pty.master is not None:
-                os.set_blocking(self.pty.master, False)
 
     def __enter__(self) -> "GpsSimulator":
         return self.start()

@@ -25,6 +25,9 @@ class PtyDevice:
         self.master: int | None = None
         self.slave: int | None = None
         self._lock = threading.Lock()
+        self._generation = 0  # bumped by every plug and unplug: a blocked write() ends with its pty
+        #: a UART that nobody reads drops bytes instead of waiting (the GPS's epoch clock must not stall)
+        self.drop_when_full = False
 
     @property
     def plugged(self) -> bool:
@@ -36,13 +39,14 @@ class PtyDevice:
                 return self
             master, slave = os.openpty()
             tty.setraw(slave)  # no CR/LF translation or echo: bytes go through as a UART sends them
-            os.set_blocking(master, True)
+            os.set_blocking(master, False)  # write() waits in select(), outside the lock
             link_tmp = self.path.with_name(self.path.name + ".new")
             if link_tmp.is_symlink() or link_tmp.exists():
                 link_tmp.unlink()
             os.symlink(os.ttyname(slave), link_tmp)
             os.replace(link_tmp, self.path)
             self.master, self.slave = master, slave
+            self._generation += 1
         return self
 
     def unplug(self) -> None:
@@ -56,20 +60,36 @@ class PtyDevice:
                     except OSError:
                         pass
             self.master = self.slave = None
+            self._generation += 1
 
     def write(self, data: bytes) -> None:
-        """Send bytes as the device would; silently nothing while unplugged (like a cable in the air)."""
-        with self._lock:
-            fd = self.master
-            if fd is None:
-                return
-            view = memoryview(data)
-            while view:
+        """Send bytes as the device would; silently nothing while unplugged (like a cable in the air).
+
+        Blocks while the host does not read (a full tty buffer), but never with the lock held: an
+        unplug() from another thread must still be able to pull the cable on a blocked writer.
+        """
+        import select
+
+        view = memoryview(data)
+        while view:
+            with self._lock:
+                fd, generation = self.master, self._generation
+                if fd is None:
+                    return
                 try:
-                    n = os.write(fd, view)
+                    view = view[os.write(fd, view):]
+                    continue
+                except BlockingIOError:
+                    if self.drop_when_full:
+                        return
                 except OSError:
                     return
-                view = view[n:]
+            try:
+                select.select([], [fd], [], 0.05)
+            except (OSError, ValueError):
+                pass  # closed under us: the generation check says so
+            if self._generation != generation:
+                return
 
     def read(self, size: int = 4096, timeout: float = 0.1) -> bytes:
         """What the host wrote to the device (commands, polls)."""

@@ -118,7 +118,7 @@ def test_manifest_progress_survives_a_restart_and_closes_by_remote_command(tmp_p
     device = {"name": "door-1", "driver": "serial-scanner", "port": scanner.path, "dedupe_ms": 0,
               "feedback": {"accepted": "\u0006", "complete": "DONE\r"}}
     config = write_config(tmp_path / "tally.toml", broker_port=mosquitto.port, data_dir=tmp_path / "data",
-                          devices=[device])
+                          devices=[device], extra={"feedback": {"mqtt": True}})
     gw = gateway_process(config)
     assert gw.wait_log("manifest 'van-7' active", 15) and gw.wait_log("door-1: open", 15), gw.log()
     scanner.scan(f"]C100{SSCC_A}")
