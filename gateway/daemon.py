@@ -41,6 +41,9 @@ from .working_state import WorkingState
 
 log = logging.getLogger("tally")
 
+#: how often the main loop asks the supervisor (its thresholds are 10 s and more), however fast it ticks
+SUPERVISE_S = 0.5
+
 
 class Daemon:
     def __init__(self, config: Config):
@@ -64,6 +67,7 @@ class Daemon:
         self._reload_lock = asyncio.Lock()
         self._waiting_reads: list[Read] | None = None  # while a reload builds the new pipeline
         self._status_failures = 0
+        self._status_file: status_file.StatusFile | None = None
 
     # ---- life cycle ---------------------------------------------------------------------
 
@@ -175,21 +179,24 @@ class Daemon:
     async def _main_loop(self) -> None:
         assert self.stopping is not None
         watchdog = systemd.watchdog_interval()
-        last_watchdog = last_status = 0.0
+        last_watchdog = last_status = last_check = 0.0
         last_broker_status = time.monotonic()  # the publisher already says "online" on connect
         status_interval = float(self.config.mqtt["status_interval"])
+        # One waiter for the whole loop: wait_for() would start a task per tick and, on each timeout,
+        # cancel it and wait for that: several loop turns per tick, 10 ticks a second with RFID cycles.
+        stopped = asyncio.ensure_future(self.stopping.wait())
+        health = self.supervisor.health
         while not self.stopping.is_set():
-            try:
-                await asyncio.wait_for(self.stopping.wait(), self.parts.tick_interval)
-            except asyncio.TimeoutError:
-                pass
+            await asyncio.wait((stopped,), timeout=self.parts.tick_interval)
             now = time.monotonic()
             for tick in list(self.parts.ticks):
                 try:
                     tick(time.time())
                 except Exception:  # noqa: BLE001 - one part's tick must not stop the others; logged
                     log.exception("periodic task failed")
-            health = self.supervisor.check(now)
+            if now - last_check >= SUPERVISE_S:
+                health = self.supervisor.check(now)
+                last_check = now
             if watchdog and now - last_watchdog >= watchdog and health.ok:
                 # Fed only while the gateway can do its job: a dead writer, a stuck MQTT thread or
                 # commits that keep failing let systemd restart it.
@@ -347,14 +354,17 @@ class Daemon:
         return status
 
     def _write_status(self, state: str | None = None) -> None:
-        """The status snapshot for `tally status`, in the runtime directory (tmpfs), once a second."""
+        """The status snapshot for `tally status`, in the runtime directory (tmpfs), built once a second and
+        written when it says something new (status_file.StatusFile)."""
         if self.status_path is None:
             return
         try:
             snapshot = self.status()
             if state:
                 snapshot["state"] = state
-            status_file.write(self.status_path, snapshot)
+            if self._status_file is None or self._status_file.path != self.status_path:
+                self._status_file = status_file.StatusFile(self.status_path)
+            self._status_file.update(snapshot, force=state is not None)
         except Exception:  # noqa: BLE001 - only `tally status` misses a refresh; the failures are counted
             self._status_failures += 1
             if self._status_failures in (1, 10, 100) or self._status_failures % 1000 == 0:
