@@ -13,6 +13,7 @@ plus the pty + driver alone (no pipeline), to say which part limits what.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -41,10 +42,21 @@ def counter(port: int, count: int, record: bool = False, idle: float = 10.0, che
     return proc, lines
 
 
-def baseline(port: int, payload_file: Path, n: int, window: int, subscriber: bool = True) -> dict[str, Any]:
+def others(broker_pid: int | None, sub_pid: int | None) -> list[tuple[str, CpuMeter]]:
+    """CPU meters for the broker and the subscriber: on a small machine they share the cores with the sender."""
+    return [(name, CpuMeter(pid).start()) for name, pid in (("broker", broker_pid), ("subscriber", sub_pid)) if pid]
+
+
+def others_us(meters: list[tuple[str, CpuMeter]], n: int) -> dict[str, float]:
+    return {f"{name}_cpu_us_per_msg": round(1e6 * meter.stop()["cpu_s"] / n, 1) for name, meter in meters}
+
+
+def baseline(port: int, payload_file: Path, n: int, window: int, subscriber: bool = True,
+             broker_pid: int | None = None) -> dict[str, Any]:
     sub = lines = None
     if subscriber:
         sub, lines = counter(port, n)
+    meters = others(broker_pid, sub.pid if sub else None)
     pub = spawn([PYTHON, str(BENCH / "paho_peer.py"), "publish", "--port", str(port), "--topic", EVENTS_TOPIC,
                  "--payloads", str(payload_file), "--window", str(window)], stdout=-1)
     try:
@@ -58,6 +70,7 @@ def baseline(port: int, payload_file: Path, n: int, window: int, subscriber: boo
             out["rate"] = round(arrived["received"] / (arrived["last"] - result["t0"]))
         else:
             out["rate"] = out["puback_rate"]
+        out.update(others_us(meters, n))
         return out
     finally:
         stop(pub)
@@ -83,7 +96,8 @@ def pty_alone(labels: list[str], chunk: int) -> dict[str, Any]:
     return {"reads": result["reads"], "rate": round(result["reads"] / (result["last"] - t0))}
 
 
-def gateway_pty(port: int, tmp: Path, labels: list[str], window: int, durability: str, chunk: int) -> dict[str, Any]:
+def gateway_pty(port: int, tmp: Path, labels: list[str], window: int, durability: str, chunk: int,
+                broker_pid: int | None = None) -> dict[str, Any]:
     from simulators.serial_scanner import SerialScannerSimulator
 
     tmp.mkdir(parents=True, exist_ok=True)
@@ -98,6 +112,7 @@ def gateway_pty(port: int, tmp: Path, labels: list[str], window: int, durability
             gw.wait_log(f"{DEVICE}: open", 20)
             gw.wait_connected()
             sub, lines = counter(port, n)
+            meters = others(broker_pid, sub.pid)
             cpu = CpuMeter(gw.pid).start()
             t0 = time.monotonic()
             for part in chunks(labels, chunk):
@@ -105,18 +120,19 @@ def gateway_pty(port: int, tmp: Path, labels: list[str], window: int, durability
             t_written = time.monotonic()
             arrived = lines.next(300)
             usage = cpu.stop()
+            shared = others_us(meters, n)
             status = gw.status()
         finally:
             stop(sub)
             gw.stop()
     return {"received": arrived["received"], "rate": round(arrived["received"] / (arrived["last"] - t0)),
             "pty_written_rate": round(n / (t_written - t0)), "daemon_cpu_pct_of_core": usage["cpu_pct_of_core"],
-            "cpu_us_per_msg": round(1e6 * usage["cpu_s"] / n, 1),
+            "cpu_us_per_msg": round(1e6 * usage["cpu_s"] / n, 1), **shared,
             "rejects": (status.get("counters") or {}).get("rejects")}
 
 
 def gateway_inproc(port: int, tmp: Path, labels: list[str], window: int, durability: str, batch: int,
-                   tag: str) -> dict[str, Any]:
+                   tag: str, broker_pid: int | None = None) -> dict[str, Any]:
     n = len(labels)
     tmp.mkdir(parents=True, exist_ok=True)
     labels_file = tmp / "labels.txt"
@@ -128,16 +144,18 @@ def gateway_inproc(port: int, tmp: Path, labels: list[str], window: int, durabil
                  harness=["--feed", str(labels_file), "--batch", str(batch), "--device", DEVICE])
     try:
         gw.lines.next(30)  # ready: broker link up
+        meters = others(broker_pid, sub.pid)
         cpu = CpuMeter(gw.pid).start()
         fed = gw.lines.next(120)
         arrived = lines.next(300)
         usage = cpu.stop()
+        shared = others_us(meters, n)
     finally:
         stop(sub)
         gw.stop()
     return {"received": arrived["received"], "rate": round(arrived["received"] / (arrived["last"] - fed["t0"])),
             "feed_rate": round(n / (fed["t_fed"] - fed["t0"])), "daemon_cpu_pct_of_core": usage["cpu_pct_of_core"],
-            "cpu_us_per_msg": round(1e6 * usage["cpu_s"] / n, 1)}
+            "cpu_us_per_msg": round(1e6 * usage["cpu_s"] / n, 1), **shared}
 
 
 def stage_costs(n: int, seed: int, tmp: Path) -> dict[str, float]:
@@ -173,6 +191,24 @@ def stage_costs(n: int, seed: int, tmp: Path) -> dict[str, float]:
             "outbox_commit": round(outbox_us, 1), "outbox_fetch": round(fetch_us, 1)}
 
 
+def ceiling(paho: dict[str, Any], gateway: dict[str, Any], base: int) -> dict[str, Any]:
+    """What the cores allow: sender + broker + subscriber CPU per message against the machine's cores.
+
+    Even a gateway spread over perfectly parallel processes cannot pass cores / (its CPU + the broker's
+    + the subscriber's, per message): the figure that says whether a target is reachable on this machine.
+    """
+    cores = os.cpu_count() or 1
+    shared = sum(paho.get(k, 0.0) for k in ("broker_cpu_us_per_msg", "subscriber_cpu_us_per_msg"))
+    paho_total = paho["cpu_us_per_msg"] + shared
+    gateway_total = gateway["cpu_us_per_msg"] + shared
+    best = cores * 1e6 / gateway_total
+    return {"cores": cores, "broker_and_subscriber_us_per_msg": round(shared, 1),
+            "paho_total_us_per_msg": round(paho_total, 1), "gateway_total_us_per_msg": round(gateway_total, 1),
+            "one_process_limit_rate": round(1e6 / gateway["cpu_us_per_msg"]),
+            "all_cores_limit_rate": round(best), "all_cores_limit_pct_of_baseline": round(100 * best / base, 1),
+            "gateway_us_per_msg_for_60pct": round(cores * 1e6 / (0.6 * base) - shared, 1)}
+
+
 def best_of(repeat: int, measure, *args: Any, **kw: Any) -> dict[str, Any]:
     """The best of `repeat` runs (this machine is shared: the best run is the least disturbed), with all rates."""
     runs = [measure(*args, **kw) for _ in range(max(1, repeat))]
@@ -198,24 +234,26 @@ def measure_all(opts: Any, broker: Any, tmp: Path) -> dict[str, Any]:
     payload_file = write_payload_file(tmp / "payloads.txt", payloads)
     out: dict[str, Any] = {"messages": n, "window": window, "repeat": repeat, "event_bytes": size_summary(payloads)}
     port = broker.port
+    bpid = broker.proc.pid if getattr(broker, "proc", None) is not None else None
     runs = iter(range(1000))  # a fresh directory per gateway run
-    out["baseline_paho"] = best_of(repeat, baseline, port, payload_file, n, window)
+    out["baseline_paho"] = best_of(repeat, baseline, port, payload_file, n, window, broker_pid=bpid)
     out["baseline_paho_no_subscriber"] = best_of(repeat, baseline, port, payload_file, n, window, subscriber=False)
     # paho's own default window (max_inflight_messages 20), for context: what a naive client gets
     out["baseline_paho_window_20"] = best_of(repeat, baseline, port, payload_file, n, 20)
     out["pty_driver_alone"] = best_of(repeat, pty_alone, labels, opts.chunk)
     out["gateway_pty"] = best_of(repeat, lambda: gateway_pty(port, tmp / f"run{next(runs)}", labels, window, "full",
-                                                             opts.chunk))
+                                                             opts.chunk, bpid))
     out["gateway_inproc"] = best_of(repeat, lambda: gateway_inproc(port, tmp / f"run{next(runs)}", labels, window,
-                                                                   "full", 1, "inproc-full"))
+                                                                   "full", 1, "inproc-full", bpid))
     if not opts.quick:
         out["gateway_inproc_normal"] = best_of(repeat, lambda: gateway_inproc(
-            port, tmp / f"run{next(runs)}", labels, window, "normal", 1, "inproc-normal"))
+            port, tmp / f"run{next(runs)}", labels, window, "normal", 1, "inproc-normal", bpid))
     out["stage_cpu_us_per_scan"] = stage_costs(min(n, 10_000), opts.seed, tmp)
     base = out["baseline_paho"]["rate"]
     for key in ("gateway_pty", "gateway_inproc", "gateway_inproc_normal"):
         if key in out:
             out[key]["pct_of_baseline"] = round(100 * out[key]["rate"] / base, 1)
+    out["cpu_ceiling"] = ceiling(out["baseline_paho"], out["gateway_inproc"], base)
     out["target"] = ">= 60% of baseline_paho (aim 75%)"
     out["met"] = max(out["gateway_pty"]["pct_of_baseline"], out["gateway_inproc"]["pct_of_baseline"]) >= 60
     rows = [("baseline: bare paho + subscriber, msg/s", base, "same broker, same events", None),
