@@ -248,9 +248,12 @@ def photos() -> dict:
         per_set: dict = {}
         per_symbology: dict = {}
         right = total = 0
+        took = []  # (seconds, picture)
         t0 = time.perf_counter()
         for name, image, want in cases:
+            t1 = time.perf_counter()
             results = decode_image(image, **kw)
+            took.append((time.perf_counter() - t1, f"{name}/{image.name}"))
             got = {key(r).replace("\r\n", "\n") for r in results}
             ok = len(want & got)
             row = per_set.setdefault(name, [0, 0])
@@ -264,6 +267,8 @@ def photos() -> dict:
             total += len(want)
         out[mode] = {"read": f"{right}/{total}", "rate": round(right / total, 3),
                      "seconds": round(time.perf_counter() - t0, 1),
+                     "ms_per_photo": {"mean": round(1000 * sum(t for t, _ in took) / len(took)),
+                                      "max": round(1000 * max(took)[0]), "slowest": max(took)[1]},
                      "per_set": {k: f"{a}/{b}" for k, (a, b) in per_set.items()},
                      "per_symbology": {k: f"{a}/{b}" for k, (a, b) in per_symbology.items()}}
     return out
