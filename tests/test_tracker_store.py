@@ -77,6 +77,25 @@ def test_gaps_open_and_close_by_late_delivery(store):
     assert gw["lastSeq"] == 6
 
 
+def test_many_gaps_of_several_gateways_close_in_one_batch(store):
+    """As when instances sharing a fleet commit each gateway's numbers out of order."""
+    evs = {(gw, n): object_event(n, [f"{UNIT[:-4]}{gw}{n}"], gateway=gw) for gw in ("a", "b") for n in range(1, 10)}
+
+    def deliver(*keys):
+        store.ingest([m for gw, n in keys for m in event_messages("tally", gw, [evs[(gw, n)]])])
+
+    def gaps():
+        return {g["gateway"]: ([(o["first"], o["last"], o["missing"]) for o in g["openGaps"]],
+                               [(c["first"], c["last"]) for c in g["closedGaps"]]) for g in store.gaps()}
+
+    deliver(("a", 1), ("a", 5), ("b", 2), ("a", 9), ("b", 6))
+    assert gaps() == {"a": ([(2, 4, 3), (6, 8, 3)], []), "b": ([(1, 1, 1), (3, 5, 3)], [])}
+    deliver(("a", 2), ("b", 1), ("a", 3), ("a", 4), ("a", 6), ("a", 7), ("b", 3), ("b", 4), ("b", 5))
+    assert gaps() == {"a": ([(6, 8, 1)], [(2, 4)]), "b": ([], [(1, 1), (3, 5)])}
+    deliver(("a", 8))
+    assert gaps() == {"a": ([], [(2, 4), (6, 8)]), "b": ([], [(1, 1), (3, 5)])}
+
+
 def test_status_positions_and_rejects_per_gateway(store):
     online = {"state": "online", "gateway": "van-7", "backlog": 0}
     store.ingest([Message("fleet/eu/van-7/status", json.dumps(online).encode()),
