@@ -42,7 +42,7 @@ from .working_state import WorkingState
 log = logging.getLogger("tally")
 
 #: how often the main loop asks the supervisor (its thresholds are 10 s and more), however fast it ticks
-SUPERVISE_S = 0.5
+SUPERVISE_S = 1.0
 
 
 class Daemon:

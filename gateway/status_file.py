@@ -7,10 +7,10 @@ in the unit); without it `/run/tally` is used when we may write there, else the 
 gateway it is (id and data directory) and the reader looks in each of those places.
 
 The daemon builds a snapshot every second, but `StatusFile` rewrites the file only when it says
-something new: at once when anything changed beyond what moves by itself (the clock, ages, the
-fix and read counts of a GPS streaming once a second), otherwise every `REFRESH_S`, well inside
-the `STALE_S` after which `tally status` calls the gateway not running. An idle gateway then
-does not serialise and rename a file every second for nobody.
+something new: at once when anything changed beyond what moves by itself (the clock, ages, a
+GPS streaming once a second, message counts), otherwise every `REFRESH_S`, well inside the
+`STALE_S` after which `tally status` calls the gateway not running. An idle gateway then does
+not serialise and rename a file every second for nobody.
 """
 
 from __future__ import annotations
@@ -31,11 +31,15 @@ STALE_S = 10.0
 #: an unchanged snapshot is rewritten this often anyway, so its `time` never nears STALE_S
 REFRESH_S = 5.0
 #: paths ("*": every item of a list) whose change alone does not make a snapshot new: the clock,
-#: ages, and what a GPS streaming at 1 Hz moves every second. They are written with the next
-#: change, or the next refresh. A scan changes more than `reads` (events, rejects, outcomes).
+#: ages, what a GPS streaming at 1 Hz moves every second, and the counts every message moves
+#: (a vehicle's position every few seconds: commits, publishes, acks, positions waiting). They
+#: are written with the next change, or the next refresh. A scan changes more than these: its
+#: outcome, events, rejects or duplicates; so do states, health, drops and quarantine.
 VOLATILE: tuple[tuple[str, ...], ...] = (
     ("time",), ("uptime_s",), ("backlog", "oldest_age_s"), ("counters", "reads"),
     ("devices", "*", "reads"), ("devices", "*", "last_read"), ("gps",),
+    ("outbox", "commits"), ("broker", "published"), ("broker", "acked"), ("backlog", "positions"),
+    ("backlog", "bytes"),
 )
 
 

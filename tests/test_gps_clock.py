@@ -80,3 +80,12 @@ def test_status():
     guard = ClockGuard()
     guard.observe(gps_fix(NOW), NOW - 2.5, 1.0)
     assert guard.status() == {"synchronised": None, "gps_offset_s": 2.5, "observations": 1, "ignored_gps_times": 0}
+
+
+def test_the_c_library_is_looked_up_once(monkeypatch):
+    """The daemon asks every minute; find_library() forks ldconfig each time it is called."""
+    import ctypes.util
+
+    system_clock_synchronised()
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: pytest.fail("looked up again"))
+    assert system_clock_synchronised() in (True, False, None)

@@ -32,8 +32,9 @@ def snapshot(**changes) -> dict:
     snap = {
         "gateway": "van-7", "state": "running", "pid": 4242, "time": 1_800_000_000.0, "uptime_s": 12.0,
         "health": {"ok": True, "degraded": False, "reasons": [], "warnings": []},
-        "broker": {"state": "connected", "published": 3, "acked": 3},
-        "backlog": {"events": 0, "positions": 0, "oldest_age_s": None},
+        "broker": {"state": "connected", "published": 3, "acked": 3, "connects": 1},
+        "backlog": {"events": 0, "positions": 0, "rejects": 0, "bytes": 0, "oldest_age_s": None},
+        "outbox": {"commits": 5}, "drops": {"events": 0, "positions": 0},
         "counters": {"reads": 10, "events": 2, "rejects": 0},
         "devices": [{"name": "door-1", "state": "open", "reads": 2, "last_read": 1_799_999_990.0},
                     {"name": "gps", "state": "open", "reads": 8, "last_read": 1_799_999_999.0}],
@@ -91,15 +92,19 @@ def test_a_streaming_gps_alone_waits_for_the_refresh(sf, clock):
                         "devices__1__last_read": 1_800_000_000.0, "counters__reads": 18,
                         "backlog__oldest_age_s": 1.0})
     assert not sf.update(moved)
+    clock.now += 1
+    published = snapshot(**{"backlog__positions": 1, "broker__published": 4, "broker__acked": 4})
+    assert not sf.update(published)  # its position, every few seconds
 
 
 @pytest.mark.parametrize("change", [
     {"state": "stopped"},
     {"health__ok": False},
     {"broker__state": "down"},
-    {"broker__acked": 4},
+    {"broker__connects": 2},
     {"backlog__events": 1},
-    {"backlog__positions": 1},
+    {"backlog__rejects": 1},
+    {"drops__positions": 1},
     {"counters__events": 3},
     {"devices__0__state": "reopening"},
     {"devices__1__state": "reopening"},

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 from datetime import datetime, timezone
 
 from gateway.decode.nmea import Fix
@@ -99,10 +100,16 @@ class _Timex(ctypes.Structure):
 TIME_ERROR = 5  # adjtimex's return when the kernel clock is not synchronised
 
 
+@functools.lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL:
+    # Once: find_library() runs ldconfig in a child, a fork of the daemon, each time it is asked.
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
 def system_clock_synchronised() -> bool | None:
     """The kernel's view (what `timedatectl` shows as "System clock synchronized"), None if unknown."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = _libc()
         timex = _Timex()
         state = libc.adjtimex(ctypes.byref(timex))
     except (OSError, AttributeError):

@@ -114,9 +114,10 @@ class NmeaAssembler:
         elif (t is None and not self._repeating) or (t is not None and t == self._epoch_time):
             self._keep(sentence)
         # else: a timed sentence of an epoch already reported (its cycle ended early): nothing to add
-        n = self._seen.get(sentence.address, 0) + 1
-        self._seen[sentence.address] = n
-        self._last_key = (sentence.address, n)
+        address = sentence.address
+        n = self._seen.get(address, 0) + 1
+        self._seen[address] = n
+        self._last_key = (address, n)
         if self._last_key == self._ender and self._epoch_time is not None:
             fixes += self._finish()
         return fixes
