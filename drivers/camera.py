@@ -43,6 +43,42 @@ def frame_pass(decoded: int, decoders: str) -> dict[str, bool]:
     return {"coarse_first": True, "zbar_only_if_none": True, "rotate": decoders != "both"}
 
 
+class FrameSearch:
+    """How the camera reads the frames it decodes, one after the other (benchmarks/camera_fps.py runs it too).
+
+    Each frame gets its frame_pass; on the frames between full searches, a view that is still the
+    empty one a search found nothing in (drivers.empty_view) gets only the half-size read.
+    """
+
+    def __init__(self, decoders: str = "both", inverted: bool = False, roi: list[int] | None = None):
+        from .empty_view import EmptyView
+
+        self.decoders = decoders
+        self.inverted = inverted
+        self.roi = roi
+        self.view = EmptyView()
+        #: frames searched, and of those read at half size only because the view was unchanged
+        self.decoded = 0
+        self.unchanged = 0
+
+    def __call__(self, frame: Any) -> list[dict[str, Any]]:
+        """The codes in `frame` (grey or BGR); ValueError for a frame that is not a picture."""
+        from .camera_decoder import _gray, decode_frame
+
+        gray = _gray(frame)  # once, for the view and every decoder
+        how = frame_pass(self.decoded, self.decoders)
+        self.decoded += 1
+        blocks = self.view.blocks(gray)
+        unchanged = how["coarse_first"] and self.view.unchanged(blocks)
+        codes = decode_frame(gray, roi=self.roi, decoders=self.decoders, inverted=self.inverted,
+                             coarse_only=unchanged, **how)
+        if unchanged:
+            self.unchanged += 1
+        else:
+            self.view.searched(blocks, found=bool(codes))
+        return codes
+
+
 _IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -173,7 +209,7 @@ class Camera(Driver):
         self._fps_cache: float | None = None
         self.filter = RepeatFilter(float(self.settings["repeat_ms"]) / 1000.0, int(self.settings["absent_frames"]))
         self.decoders = self.settings["decoders"]
-        self._decoded = 0
+        self._search: FrameSearch | None = None
 
     def describe(self) -> str:
         src = self.source
@@ -217,6 +253,7 @@ class Camera(Driver):
         self._cap = cap
         self._ended = False
         self._last_decode = None
+        self._search = FrameSearch(self.decoders, self.settings["inverted"], self.settings["roi"] or None)
         if self._live and self.capture_thread:
             from .frame_grabber import FrameGrabber
 
@@ -225,10 +262,12 @@ class Camera(Driver):
 
     @property
     def stats(self) -> dict[str, int]:
-        """Frames decoded; for a live camera also captured, and dropped because decoding was behind."""
-        g = self._grabber
-        return {"frames_decoded": self._decoded, "frames_captured": g.captured if g else self._frames,
-                "frames_dropped": g.dropped if g else 0}
+        """Frames decoded, captured, dropped because decoding was behind (live cameras), and read at
+        half size only because the view was still the empty one a full search had found nothing in."""
+        g, search = self._grabber, self._search
+        return {"frames_decoded": search.decoded if search else 0,
+                "frames_captured": g.captured if g else self._frames, "frames_dropped": g.dropped if g else 0,
+                "frames_unchanged": search.unchanged if search else 0}
 
     def _frame_time(self) -> float:
         if self._live:
@@ -251,11 +290,10 @@ class Camera(Driver):
     def read(self, timeout: float) -> list[Read]:
         if self._cap is None:
             raise DeviceGone("camera is not open")
-        from .camera_decoder import LINEAR, decode_frame
+        from .camera_decoder import LINEAR
 
         deadline = time.monotonic() + max(0.0, timeout)
         interval = 1.0 / float(self.settings["fps"])
-        roi = self.settings["roi"] or None
         while True:
             if self._ended:
                 time.sleep(max(0.0, deadline - time.monotonic()))
@@ -286,10 +324,8 @@ class Camera(Driver):
                     return []
                 continue  # over the frame-rate cap: drop the frame, keep the capture fresh
             self._last_decode = now
-            how = frame_pass(self._decoded, self.decoders)
-            self._decoded += 1
             try:
-                codes = decode_frame(frame, roi=roi, decoders=self.decoders, inverted=self.settings["inverted"], **how)
+                codes = self._search(frame)
             except ValueError as exc:
                 raise DeviceGone(f"{self.describe()}: unusable frame: {exc}") from exc
             confirm = int(self.settings["confirm_frames"])

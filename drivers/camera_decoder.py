@@ -280,7 +280,7 @@ def _half(gray: Any):
 
 def decode_frame(frame: Any, roi: Sequence[int] | None = None, decoders: str = "both",
                  inverted: bool = True, zbar_only_if_none: bool = False, rotate: bool = True,
-                 coarse_first: bool = False) -> list[dict[str, Any]]:
+                 coarse_first: bool = False, coarse_only: bool = False) -> list[dict[str, Any]]:
     """Every barcode in one frame (grayscale or BGR ndarray); `roi` = [x, y, w, h] limits the search.
 
     `inverted`: also look for light-on-dark codes (zxing-cpp); a camera that never sees them
@@ -297,13 +297,16 @@ def decode_frame(frame: Any, roi: Sequence[int] | None = None, decoders: str = "
     turned code the full-size search read and a few more
     (benchmarks/camera_fps.py).
 
-    Three savings for video, where the next frame is a few tens of milliseconds
+    Four savings for video, where the next frame is a few tens of milliseconds
     away (drivers.camera.frame_pass uses them on all but every FULL_SEARCH_EVERY-th frame):
     `coarse_first` (with "zxing" or "both"): zxing-cpp first reads the half-size
     copy alone (about a tenth of a full-size read on 1280x720) and, where that
     reads anything, that is the answer; only a frame where it reads nothing gets
     the full-size search below. A code too small for the half-size copy beside
     one it reads waits for the next full search.
+    `coarse_only`: the half-size read and nothing else, for a view known to
+    show what a full search found nothing in (drivers.empty_view); a frame too
+    small for a half-size copy is searched as asked.
     `zbar_only_if_none` (with "both"): ZBar looks only when zxing-cpp found
     nothing, which saves its whole cost where zxing-cpp already reads the label;
     `rotate=False`: no 90° search at all (ZBar scans columns anyway).
@@ -315,10 +318,10 @@ def decode_frame(frame: Any, roi: Sequence[int] | None = None, decoders: str = "
         return []
     results: list[dict[str, Any]] = []
     if decoders in ("zxing", "both"):
-        halved = min(gray.shape) >= COARSE_MIN_SIDE and (coarse_first or rotate)
+        halved = min(gray.shape) >= COARSE_MIN_SIDE and (coarse_first or coarse_only or rotate)
         if halved:
             results = _zxing(_half(gray), dx, dy, inverted, scale=0.5, rotate=rotate)
-            if coarse_first and results:
+            if (coarse_first and results) or coarse_only:
                 return _drop_conflicting_linear(results)
         full = _zxing(gray, dx, dy, inverted, rotate=rotate and not halved)
         seen = {_data(r) for r in full}

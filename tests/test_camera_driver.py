@@ -277,3 +277,21 @@ def test_a_live_stream_is_captured_beside_decoding_and_gone_at_its_end(demo_vide
     assert stats["frames_captured"] == 40 and 1 <= stats["frames_decoded"] <= 40 - stats["frames_dropped"]
     assert {r.payload for r in reads} <= {lb["expected_text"] for lb in manifest["labels"]}
     assert all(0 <= r.meta["frame"] < 40 for r in reads)
+
+
+def test_an_unchanged_empty_view_gets_the_half_size_read_only_until_something_comes_into_view(tmp_path):
+    from drivers.camera import FULL_SEARCH_EVERY
+
+    # The DataMatrix of 2-pixel modules is read only at full size; it comes into view on frame 6.
+    scene = Scene([Label("datamatrix", "SMALL", x=0.65, module=2, appear=6)], 1280, 720, seed=3)
+    folder = write_output(scene, str(tmp_path / "frames") + "/", frames=8)
+    drv = Camera("cam", {"device": folder, "fps": 30})
+    drv.open()
+    try:
+        reads = drain(drv)
+        stats = drv.stats
+    finally:
+        drv.close()
+    assert FULL_SEARCH_EVERY == 4  # frames 0 and 4 are full searches of the empty view
+    assert [(r.payload, r.meta["frame"]) for r in reads] == [("]d1SMALL", 6)]
+    assert stats["frames_decoded"] == 8 and stats["frames_unchanged"] == 4  # frames 1, 2, 3 and 5
