@@ -25,7 +25,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from common import DEVICE, CpuMeter, Gateway, gateway_config, rss_kb, scanner_device
+from common import DEVICE, GATEWAY_ID, CpuMeter, Gateway, gateway_config, rss_kb, scanner_device
 
 
 def available(driver: str) -> str | None:
@@ -73,7 +73,7 @@ def notify_socket(path: Path) -> socket.socket:
 class Started:
     """One gateway started and up: what its start took. `finish()` reads RSS and status and stops it."""
 
-    def __init__(self, stack: ExitStack, port: int, tmp: Path, which: set[str]):
+    def __init__(self, stack: ExitStack, port: int, tmp: Path, which: set[str], gateway_id: str = GATEWAY_ID):
         tmp.mkdir(parents=True, exist_ok=True)
         self.stack = ExitStack()
         stack.callback(self.stack.close)  # reverse order: the gateway goes before its devices
@@ -83,6 +83,8 @@ class Started:
         # The status server on, as by default (health, metrics, page), on a free loopback port.
         config = gateway_config(tmp / "tally.toml", broker_port=port, data_dir=tmp / "data", devices=devs,
                                 status={"listen": f"127.0.0.1:{free_port()}"})
+        # Gateways side by side on one broker each need their own id, or they take each other's session.
+        config.write_text(config.read_text().replace(f'id = "{GATEWAY_ID}"', f'id = "{gateway_id}"'))
         sock = notify_socket(tmp / "notify")
         self.stack.callback(sock.close)
         self.gw = gw = Gateway(config, tmp / "gateway.log", env={"NOTIFY_SOCKET": str(tmp / "notify")})
@@ -163,8 +165,8 @@ def run(opts: Any, broker: Any) -> dict[str, Any]:
         # everything (its start is the first timed start), a vehicle (scanner + GPS) and a scanner.
         with ExitStack() as stack:
             started = {"all": Started(stack, broker.port, tmp / "start0", which),
-                       "vehicle": Started(stack, broker.port, tmp / "vehicle", which & {"nmea"}),
-                       "scanner_only": Started(stack, broker.port, tmp / "scanner-only", set())}
+                       "vehicle": Started(stack, broker.port, tmp / "vehicle", which & {"nmea"}, "bench-vehicle"),
+                       "scanner_only": Started(stack, broker.port, tmp / "scanner-only", set(), "bench-scanner")}
             idle = idle_together(started, opts.idle_seconds)
             first, vehicle, scanner_only = (started[k].finish(idle[k]) for k in ("all", "vehicle", "scanner_only"))
         starts = [first]
