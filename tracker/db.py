@@ -147,6 +147,10 @@ class Database:
     def lock_migrations(self, cur: "Cursor") -> None:
         pass
 
+    def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """A condition that `column` is one of `values`, and its parameters."""
+        return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
+
     def many(self, cur: "Cursor", statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple]]:
         out = []
         for sql, params in statements:
@@ -332,6 +336,10 @@ class PostgreSQL(Database):
         finally:
             for c in cursors:
                 c.close()
+
+    def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        # One array parameter: a statement of more than 50 parameters is parsed again on every execution.
+        return f"{column} = ANY(?)", [list(values)]
 
     def lock_migrations(self, cur: Cursor) -> None:
         # Several instances starting at once on a fresh database: one migrates, the others wait for its

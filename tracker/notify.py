@@ -131,9 +131,14 @@ def unsubscribe(cur: Cursor, name: str, sid: str) -> bool:
 
 # ---- matching, inside the ingest transaction ----------------------------------------------------------
 
-def enqueue(cur: Cursor, stored_ids: Sequence[int], gaps: Sequence[tuple], offline: Sequence[str]) -> int:
+def subscribers(cur: Cursor) -> list[tuple[int, str]]:
+    """(subscription id, query name) of every subscription, for enqueue()."""
+    return cur.all("SELECT id, query FROM subscriptions")
+
+
+def enqueue(cur: Cursor, subs: Sequence[tuple[int, str]], stored_ids: Sequence[int], gaps: Sequence[tuple],
+            offline: Sequence[str]) -> int:
     """Write the notifications a committed batch causes; returns how many. Runs in the batch's transaction."""
-    subs = cur.all("SELECT id, query FROM subscriptions")
     if not subs:
         return 0
     now = epcis.utc_now()

@@ -115,11 +115,14 @@ class Store:
             for index, message, reason in refused:
                 outcomes[index] = self._invalid(cur, message, reason)
             stored = self._events(cur, checked, outcomes)
-            # Gateway rows last, locked for as short a time as possible: instances sharing the load
-            # insert events side by side and queue only for this bookkeeping.
+            subs = notify.subscribers(cur)
+            # Gateway rows last, locked for as short a time as possible (few round trips, nothing logged
+            # until the commit): instances sharing the load insert events side by side and queue only for
+            # this bookkeeping.
             gateways = sorted({m.parts[0] for m in messages if m.parts[1] in KINDS and m.parts[0]})
-            self._lock_gateways(cur, gateways)
-            new_gaps = self._gateway_records(cur, stored)
+            tops = self._lock_gateways(cur, gateways)
+            notes: list[tuple[int, str, tuple]] = []
+            new_gaps = self._gateway_records(cur, stored, tops, notes)
             stored_ids = [item.pk for item in stored]
             offline: list[str] = []
             for index, message in enumerate(messages):
@@ -130,24 +133,26 @@ class Store:
                     outcomes[index] = self._reject(cur, message, gateway)
                 elif kind == "status":
                     outcomes[index] = self._status(cur, message, gateway, offline)
-            notifications = notify.enqueue(cur, stored_ids, new_gaps, offline)
+            notifications = notify.enqueue(cur, subs, stored_ids, new_gaps, offline)
+        for level, text, args in notes:
+            log.log(level, text, *args)
         self.counts.update(outcomes)
         if notifications:
             self.counts["notifications"] += notifications
             self.on_notify()
         return outcomes
 
-    def _lock_gateways(self, cur: Cursor, gateways: list[str]) -> None:
+    def _lock_gateways(self, cur: Cursor, gateways: list[str]) -> dict[str, int | None]:
         """Create the gateways' rows and, on PostgreSQL, lock them in one order: instances sharing the
-        load then update a gateway's sequence record one at a time, and never deadlock."""
+        load then update a gateway's sequence record one at a time, and never deadlock. Returns each
+        one's highest `tally:seq` so far."""
         if not gateways:
-            return
+            return {}
         cur.insert_rows("INSERT INTO gateways (gateway)", ("text",), [(g,) for g in gateways],
                         "ON CONFLICT (gateway) DO NOTHING")
-        if self.db.row_locks:
-            marks = ", ".join("?" for _ in gateways)
-            cur.execute(f"SELECT gateway FROM gateways WHERE gateway IN ({marks}) ORDER BY gateway FOR UPDATE",
-                        gateways)
+        where, params = self.db.any_of("gateway", gateways)
+        lock = " ORDER BY gateway FOR UPDATE" if self.db.row_locks else ""
+        return dict(cur.all(f"SELECT gateway, max_seq FROM gateways WHERE {where}{lock}", params))
 
     def _invalid(self, cur: Cursor, message: Message, reason: str) -> str:
         cur.execute("INSERT INTO invalid (received_at, topic, reason, body) VALUES (?, ?, ?, ?)",
@@ -181,8 +186,8 @@ class Store:
         skipped = [item for item in items if item.eid not in inserted] + again
         known: dict[str, str] = {}
         for chunk in _chunks(sorted({item.eid for item in skipped}), 500):
-            known.update(cur.all(f"SELECT event_id, digest FROM events WHERE event_id IN "
-                                 f"({', '.join('?' for _ in chunk)})", chunk))
+            where, params = self.db.any_of("event_id", chunk)
+            known.update(cur.all(f"SELECT event_id, digest FROM events WHERE {where}", params))
         conflicts = []
         for item in skipped:
             if known.get(item.eid) == item.digest:
@@ -204,23 +209,25 @@ class Store:
         cur.insert_rows("INSERT INTO identifiers (event, role, value, quantity, uom)", IDENTIFIER_TYPES, idents)
         return stored
 
-    def _gateway_records(self, cur: Cursor, stored: list["Checked"]) -> list[tuple]:
+    def _gateway_records(self, cur: Cursor, stored: list["Checked"], tops: dict[str, int | None],
+                         notes: list[tuple[int, str, tuple]]) -> list[tuple]:
         """Per gateway: event count, last seen, sequence and gaps (rows locked by _lock_gateways)."""
         per_gateway: dict[str, list[Checked]] = {}
         for item in stored:
             per_gateway.setdefault(item.gateway, []).append(item)
         new_gaps, late, raised = self._sequences(cur, {gw: [i for i in group if i.seq is not None]
-                                                       for gw, group in per_gateway.items()})
+                                                       for gw, group in per_gateway.items()}, tops, notes)
         # One statement for all the batch's gateways: two each were most of a batch's statements.
         cur.update_rows("gateways", "gateway", GATEWAY_UPDATE,
                         "events = events + new.n, last_seen = CASE WHEN last_seen IS NULL OR last_seen < new.seen "
                         "THEN new.seen ELSE last_seen END, max_seq = COALESCE(new.top, max_seq)",
                         [(gw, len(group), group[-1].message.received_at, raised.get(gw))
                          for gw, group in per_gateway.items()])
-        self._close_gaps(cur, late)
+        self._close_gaps(cur, late, notes)
         return new_gaps
 
-    def _sequences(self, cur: Cursor, per_gateway: dict[str, list["Checked"]]
+    def _sequences(self, cur: Cursor, per_gateway: dict[str, list["Checked"]], tops: dict[str, int | None],
+                   notes: list[tuple[int, str, tuple]]
                    ) -> tuple[list[tuple], dict[str, list[tuple[int, str]]], dict[str, int]]:
         """Gaps in each gateway's `tally:seq`: opened when a number is skipped, closed when every number
         in the range has arrived (late, or through another instance). Rows are locked (_lock_gateways).
@@ -229,8 +236,6 @@ class Store:
         if not per_gateway:
             return [], {}, {}
         names = sorted(per_gateway)
-        tops = dict(cur.all(f"SELECT gateway, max_seq FROM gateways WHERE gateway IN "
-                            f"({', '.join('?' for _ in names)})", names))
         new_gaps, late, changed = [], {}, {}
         for gw in names:
             top = tops.get(gw)
@@ -239,7 +244,7 @@ class Store:
                     low = 1 if top is None else top + 1
                     if item.seq > low:
                         new_gaps.append((gw, low, item.seq - 1, item.message.received_at))
-                        log.warning("gateway %s: events %d..%d missing", gw, low, item.seq - 1)
+                        notes.append((logging.WARNING, "gateway %s: events %d..%d missing", (gw, low, item.seq - 1)))
                     top = changed[gw] = item.seq
                 else:
                     late.setdefault(gw, []).append((item.seq, item.message.received_at))
@@ -247,30 +252,32 @@ class Store:
                         ("text", "bigint", "bigint", "text"), new_gaps)
         return new_gaps, late, changed
 
-    def _close_gaps(self, cur: Cursor, late: dict[str, list[tuple[int, str]]]) -> None:
+    def _close_gaps(self, cur: Cursor, late: dict[str, list[tuple[int, str]]],
+                    notes: list[tuple[int, str, tuple]]) -> None:
         if not late:
             return
-        gws = sorted(late)
-        open_gaps = cur.all(f"SELECT id, gateway, first_seq, last_seq FROM gaps WHERE closed_at IS NULL AND "
-                            f"gateway IN ({', '.join('?' for _ in gws)})", gws)
+        where, params = self.db.any_of("gateway", sorted(late))
+        open_gaps = cur.all(f"SELECT id, gateway, first_seq, last_seq FROM gaps WHERE closed_at IS NULL AND {where}",
+                            params)
         touched = {}
         for gap_id, gw, first, last in open_gaps:
             hits = [when for seq, when in late[gw] if first <= seq <= last]
             if hits:
                 touched[gap_id] = (gw, first, last, max(hits))
         # Instances sharing a gateway's messages commit its numbers out of order, so gaps open and close
-        # all the time: what each touched gap still misses is counted in one statement per 50, not one each.
+        # all the time: what each touched gap still misses is counted in one statement, not one each.
         have: dict[int, int] = {}
-        for chunk in _chunks(sorted(touched), 50):
+        for chunk in _chunks(sorted(touched), 500):
+            where, params = self.db.any_of("g.id", chunk)
             have.update(cur.all(f"SELECT g.id, (SELECT COUNT(DISTINCT e.seq) FROM events e WHERE e.gateway = "
-                                f"g.gateway AND e.seq BETWEEN g.first_seq AND g.last_seq) FROM gaps g WHERE g.id IN "
-                                f"({', '.join('?' for _ in chunk)})", chunk))
+                                f"g.gateway AND e.seq BETWEEN g.first_seq AND g.last_seq) FROM gaps g WHERE {where}",
+                                params))
         closed = [(gap_id, when) for gap_id, (gw, first, last, when) in touched.items()
                   if have.get(gap_id, 0) >= last - first + 1]
         cur.update_rows("gaps", "id", (("gap", "bigint"), ("closed", "text")), "closed_at = new.closed", closed)
         for gap_id, _ in closed:
             gw, first, last, _ = touched[gap_id]
-            log.info("gateway %s: gap %d..%d closed by late delivery", gw, first, last)
+            notes.append((logging.INFO, "gateway %s: gap %d..%d closed by late delivery", (gw, first, last)))
 
     def _position(self, cur: Cursor, message: Message, gateway: str) -> str:
         record, problem = self._json(message)
