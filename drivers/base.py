@@ -103,6 +103,9 @@ class Driver:
     content: ClassVar[str] = ""
     #: driver-specific config keys
     options: ClassVar[Mapping[str, Option]] = {}
+    #: how long one read() may wait when nothing arrives; the runner checks stop and backpressure
+    #: between reads, so this is also how late a stop or a pause is noticed
+    idle_wait: ClassVar[float] = 0.2
 
     @classmethod
     def check_settings(cls, settings: Mapping[str, Any]) -> list[str]:

@@ -29,6 +29,7 @@ BAUDRATES = (4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
 class NmeaReceiver(Driver):
     name = "nmea"
     content = "nmea"
+    idle_wait = 1.0  # a receiver talks once a second: waking 5 times between its bursts was most of its cost
     options = {
         "port": Option(str, doc="e.g. /dev/ttyACM0, /dev/serial0 or a udev name like /dev/tally/gps"),
         "baudrate": Option(int, 9600, one_of(*BAUDRATES),

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .daemon import Daemon
 
 GPS_DRIVERS = {"nmea", "gpsd"}
-IDLE_TICK = 0.5
+IDLE_TICK = 1.0  # status, supervision and expiries need no finer clock; RFID cycles ask for 0.1 s
 CARGO_KEY = "cargo"
 MANIFEST_REPORT = "manifest-report"
 

@@ -152,7 +152,7 @@ class DeviceRunner:
                     if self._stop.is_set():
                         break
                     self.beat = time.monotonic()
-                    self._deliver(self.driver.read(0.2))
+                    self._deliver(self.driver.read(self.driver.idle_wait))
                     failing = BACKOFF_MIN
             except DeviceGone as exc:
                 log.warning("%s: gone (%s); reopening when it returns", name, exc)

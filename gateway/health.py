@@ -125,7 +125,7 @@ class HealthServer:
         self.httpd = Server((self.host, self.port), _Handler)
         self.httpd.health = self  # type: ignore[attr-defined]
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2},
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.5},
                                        name="health-http", daemon=True)
         self.thread.start()
         if self.loopback:

@@ -24,7 +24,7 @@ log = logging.getLogger("tally.supervisor")
 
 WRITER_STALE = 10.0   # the writer turns at least once a second; this long silent is stuck
 MQTT_STALE = 15.0     # the network thread turns at least once a second
-DEVICE_STALE = 30.0   # a device read returns within its timeout (0.2 s); a driver stuck in I/O this long
+DEVICE_STALE = 30.0   # a device read returns within its idle_wait (0.2-1 s); a driver stuck in I/O this long
 
 
 @dataclass
