@@ -1,8 +1,9 @@
 """Cameras (USB/CSI through V4L2, IP streams, or a video file / PNG folder for testing) reading barcodes.
 
 OpenCV captures frames (blocking: the device runner gives each driver its own
-thread; a live camera's frames are captured in one more, drivers.frame_grabber,
-so capture overlaps decoding), drivers.camera_decoder finds the codes, and a `RepeatFilter` turns
+thread; a network stream's frames are captured in one more, drivers.frame_grabber,
+so they cannot queue up), drivers.camera_decoder finds the codes (FrameSearch
+decides how hard to look in each frame), and a `RepeatFilter` turns
 "the same label in 40 consecutive frames" into one read: a code is read again
 only after it has left the view.
 """
@@ -21,17 +22,19 @@ from .base import DeviceGone, DeviceUnavailable, Driver, Option, Read, in_range,
 log = logging.getLogger(__name__)
 
 #: Every FULL_SEARCH_EVERY-th decoded frame gets the full search: zxing-cpp on
-#: the whole frame at full size, scanning columns too (linear codes turned by
-#: 90°), and with decoders = "both" (the default) ZBar beside whatever
-#: zxing-cpp read. The frames between are first read by zxing-cpp at half size
-#: (about a tenth of a full-size read on 1280x720), which is the answer when it
-#: reads anything; only an empty half-size read leads to the full-size row scan
-#: and then, if that too reads nothing, ZBar (it scans columns too). A code only
-#: the full search reads (one too small for the half-size copy beside one it
-#: reads, a PDF417 turned 90°, a linear code only ZBar reads beside a code
-#: zxing-cpp reads) is still seen twice (confirm_frames) within one appearance
-#: (absent_frames and repeat_ms), a few frames later. benchmarks/camera_fps.py
-#: measures frames per second and read rate of both ways.
+#: the whole frame at full size, and for codes turned by 90° on a half-size copy
+#: (drivers.camera_decoder.decode_frame), and with decoders = "both" (the
+#: default) ZBar beside whatever zxing-cpp read. The frames between are first
+#: read by zxing-cpp at half size (about a tenth of a full-size read on
+#: 1280x720), which is the answer when it reads anything; only an empty
+#: half-size read leads to the full-size row scan and then, if that too reads
+#: nothing, ZBar (it scans columns too) - unless the view is still the empty one
+#: a search found nothing in (drivers.empty_view). A code only the full search
+#: reads (one too small for the half-size copy beside one it reads, a PDF417
+#: turned 90°, a linear code only ZBar reads beside a code zxing-cpp reads) is
+#: still seen twice (confirm_frames) within one appearance (absent_frames and
+#: repeat_ms), a few frames later. benchmarks/camera_fps.py measures frames per
+#: second and read rate.
 FULL_SEARCH_EVERY = 4
 
 
@@ -193,7 +196,8 @@ class Camera(Driver):
         "inverted": Option(bool, False, doc="also look for light-on-dark codes (about a third slower per frame)"),
     }
 
-    #: capture a live camera's frames in a thread of their own (False: in read(), as before; for benchmarks)
+    #: capture a network stream's frames in a thread of their own (drivers.frame_grabber); False: in read(),
+    #: as a V4L2 camera's are (benchmarks/camera_fps.py --part live compares the two)
     capture_thread = True
 
     def __init__(self, device: str, settings: Mapping[str, Any]):
@@ -254,7 +258,7 @@ class Camera(Driver):
         self._ended = False
         self._last_decode = None
         self._search = FrameSearch(self.decoders, self.settings["inverted"], self.settings["roi"] or None)
-        if self._live and self.capture_thread:
+        if self.capture_thread and isinstance(src, str) and "://" in src:
             from .frame_grabber import FrameGrabber
 
             self._grabber = FrameGrabber(cap, self.device).start()
@@ -262,7 +266,7 @@ class Camera(Driver):
 
     @property
     def stats(self) -> dict[str, int]:
-        """Frames decoded, captured, dropped because decoding was behind (live cameras), and read at
+        """Frames decoded, captured, dropped because decoding was behind (network streams), and read at
         half size only because the view was still the empty one a full search had found nothing in."""
         g, search = self._grabber, self._search
         return {"frames_decoded": search.decoded if search else 0,

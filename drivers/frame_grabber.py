@@ -1,11 +1,14 @@
-"""A live camera's frames, captured in a thread of their own; only the newest waits to be decoded.
+"""A network camera's frames, captured in a thread of their own; only the newest waits to be decoded.
 
-Capturing a frame (V4L2, or an MJPEG stream decoded by OpenCV: about 5 ms of
-CPU for 1280x720) and decoding it (zxing-cpp, ZBar) all run without the GIL,
-so with capture in its own thread the next frame arrives while this one is
-decoded. Decoding takes the newest frame; one that arrives before the last was
-taken replaces it and is counted as dropped, so a slow decode reads fresher
-frames rather than falling behind the camera.
+An IP camera sends frames at its own rate whether or not they are read: read
+one after the other with decoding, they queue in the socket and in FFmpeg
+whenever decoding is slower than the camera, and every read comes later after
+the label was in view. Captured in a thread of their own (OpenCV's capture,
+zxing-cpp and ZBar all run without the GIL), decoding takes the newest frame;
+one that arrives before the last was taken replaces it and is counted as
+dropped. The price is decoding the stream's every frame (MJPEG 1280x720: about
+5 ms of CPU), dropped ones too. A V4L2 camera needs none of this: with one
+driver buffer the kernel drops what is not read, and the next read is fresh.
 
 The grabber owns the capture from start() on and releases it itself: OpenCV
 must not release a capture another thread is reading, and a network stream's
