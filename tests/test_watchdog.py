@@ -48,6 +48,22 @@ class NotifySocket:
         self.sock.close()
 
 
+def read_status(config) -> dict:
+    try:
+        return json.loads(status_file.find(load(config)).read_text())
+    except (OSError, ValueError):
+        return {"health": {"ok": True}}
+
+
+def wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def test_a_failing_disk_stops_the_watchdog_and_recovery_delivers_everything(tmp_path, mosquitto, subscriber,
                                                                             scanner):
     disk = faultfs.FaultFS(tmp_path / "disk", tmp_path / "mnt").start()
@@ -70,10 +86,14 @@ def test_a_failing_disk_stops_the_watchdog_and_recovery_delivers_everything(tmp_
         disk.fail(errno.EIO)
         for i in range(1, 6):
             scanner.scan(f"]d201{GTIN}21S{i}")
-        time.sleep(1.5)  # the writer tries, fails, retries
+        # the writer tries, fails, retries: wait for the verdict (a loaded machine takes its time), let a ping
+        # already on its way arrive, then listen for three watchdog periods
+        assert wait_for(lambda: not read_status(config)["health"]["ok"]
+                        and read_status(config).get("backlog", {}).get("held") == 5, 20), gw.log()
+        notify.drain(0.5)
         during = notify.drain(3)
         assert "WATCHDOG=1" not in during, during  # systemd would restart a gateway that cannot store a scan
-        status = json.loads(status_file.find(load(config)).read_text())
+        status = read_status(config)
         assert not status["health"]["ok"] and any("outbox commits are failing" in r for r in status["health"]["reasons"])
         assert status["backlog"]["held"] == 5 and status["outbox"]["commit_failures"] >= 1
         assert len(subscriber.on("events")) == 1  # nothing unaccepted went out
