@@ -153,6 +153,7 @@ class GpsdReports:
 class GpsdClient(Driver):
     name = "gpsd"
     content = "tpv"
+    idle_wait = 1.0  # gpsd reports once an epoch (a second): no reason to wake more often between reports
     options = {
         "host": Option(str, "127.0.0.1", doc="gpsd's address (it listens on loopback unless started with -G)"),
         "port": Option(int, DEFAULT_PORT, in_range(1, 65535)),
