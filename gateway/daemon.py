@@ -45,6 +45,15 @@ log = logging.getLogger("tally")
 SUPERVISE_S = 1.0
 
 
+def driver_stats(driver: Any) -> dict[str, Any]:
+    """A driver's own counters (`stats`, e.g. a camera's dropped frames), read from the main thread."""
+    try:
+        stats = getattr(driver, "stats", None)
+        return {"driver_stats": dict(stats)} if stats else {}
+    except Exception:  # noqa: BLE001 - a driver's counters are extra: the device row is shown without them
+        return {}
+
+
 class Daemon:
     def __init__(self, config: Config):
         self.config = config
@@ -337,7 +346,7 @@ class Daemon:
                 {"name": r.state.name, "driver": r.state.driver, "where": r.state.where, "state": r.state.state,
                  "since": r.state.since, "error": r.state.error, "reads": r.state.reads,
                  "errors": r.state.errors, "paused": r.state.paused, "pauses": r.state.pauses,
-                 "last_read": r.state.last_read}
+                 "last_read": r.state.last_read, **driver_stats(r.driver)}
                 for r in self.runners
             ],
             "recent": self.recent.status(),
