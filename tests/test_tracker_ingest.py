@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.helpers.tracker import TrackerProcess, object_event, write_tracker_config
@@ -63,8 +64,7 @@ def test_a_sigkill_loses_nothing_and_sigterm_exits_clean(mosquitto, tmp_path):
     first = TrackerProcess(config, tmp_path / "tracker-1.log")
     pub = publisher(mosquitto.port)
     try:
-        assert first.wait_log("connected to the broker"), first.log_path.read_text()
-        time.sleep(0.3)  # the subscription is sent right after CONNACK
+        assert first.wait_log("subscribed to"), first.log_path.read_text()
         events = [object_event(n, [f"urn:epc:id:sgtin:0614141.107346.{n}"]) for n in range(1, 2001)]
         publish_all(pub, [("tally/gw-1/status", {"state": "online", "gateway": "gw-1"})], retain=True)
         publish_all(pub, [("tally/gw-1/events", e) for e in events[:1000]])
@@ -104,9 +104,8 @@ def test_the_tracker_comes_back_after_a_broker_restart(mosquitto, tmp_path):
         assert tracker.wait_log("broker link lost"), tracker.log_path.read_text()
         mosquitto.start()  # same port, no memory of the session: the tracker subscribes again
         deadline = time.monotonic() + 20
-        while tracker.log_path.read_text().count("connected to the broker") < 2 and time.monotonic() < deadline:
+        while tracker.log_path.read_text().count("subscribed to") < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.3)
         pub = publisher(mosquitto.port)
         try:
             publish_all(pub, [("tally/gw-1/events", object_event(1, ["urn:epc:id:sgtin:0614141.107346.1"]))])
@@ -118,3 +117,49 @@ def test_the_tracker_comes_back_after_a_broker_restart(mosquitto, tmp_path):
         assert tracker.proc.wait(20) == 0
     finally:
         tracker.close()
+
+
+def test_a_refused_subscription_is_a_failing_state(tmp_path):
+    """A broker that lets the tracker see status but not events (mosquitto's dynamic-security plugin refuses a
+    subscription in its SUBACK; its acl_file grants everything and delivers nothing): /healthz says so."""
+    import glob
+    import urllib.error
+    import urllib.request
+
+    from gateway.broker import Mosquitto, free_port
+
+    [plugin] = glob.glob("/usr/lib/*/mosquitto_dynamic_security.so") or [None]
+    if plugin is None:
+        pytest.fail("mosquitto's dynamic-security plugin is missing (Debian's mosquitto package ships it)")
+    dynsec = tmp_path / "dynsec.json"
+    dynsec.write_text(json.dumps({
+        "defaultACLAccess": {"publishClientSend": True, "publishClientReceive": True, "subscribe": False,
+                             "unsubscribe": True},
+        "clients": [], "groups": [{"groupname": "anonymous", "roles": [{"rolename": "status-only"}]}],
+        "roles": [{"rolename": "status-only", "acls": [{"acltype": "subscribePattern", "topic": "tally/+/status",
+                                                          "priority": 0, "allow": True}]}],
+        "anonymousGroup": "anonymous"}))
+    broker = Mosquitto(extra=f"plugin {plugin}\nplugin_opt_config_file {dynsec}").start()
+    http = free_port()
+    config = write_tracker_config(tmp_path / "tracker.toml", broker.port, f"sqlite:{tmp_path / 't.sqlite3'}",
+                                  listen=f"127.0.0.1:{http}")
+    tracker = TrackerProcess(config, tmp_path / "tracker.log")
+    try:
+        assert tracker.wait_log("the broker refused the subscriptions"), tracker.log_path.read_text()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{http}/healthz", timeout=10).read()
+                except urllib.error.URLError as exc:
+                    if isinstance(exc, urllib.error.HTTPError):
+                        raise
+                time.sleep(0.1)  # still starting
+        assert refused.value.code == 503
+        [reason] = [r for r in json.loads(refused.value.read())["problems"] if "refused the subscriptions" in r]
+        assert "$share/tracker/tally/+/events" in reason and "tally/+/status," not in reason
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=10).read().decode()
+        assert "subscriptions_refused_total" in metrics
+    finally:
+        tracker.close()
+        broker.close()

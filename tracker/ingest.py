@@ -91,7 +91,10 @@ class Ingest:
         self.batch = int(config.tracker["batch"])
         self.connected = False
         self.counters = {"messages": 0, "batches": 0, "acked": 0, "store_errors": 0, "connects": 0,
-                         "batch_messages": 0, "batch_events": 0}
+                         "batch_messages": 0, "batch_events": 0, "subscriptions_refused": 0}
+        #: topic filters the broker refused (an ACL, shared subscriptions not allowed): nothing arrives on them
+        self.refused: list[str] = []
+        self._asked: list[str] = []
         self.last_error: str | None = None
         #: why commits fail right now (None while they succeed): /healthz says so
         self.failing: str | None = None
@@ -114,6 +117,7 @@ class Ingest:
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def _connect_args(self) -> dict[str, Any]:
@@ -135,7 +139,19 @@ class Ingest:
         self.connected = True
         self.counters["connects"] += 1
         log.info("connected to the broker (session present: %s)", flags.session_present)
-        client.subscribe([(topic, 1) for topic in subscriptions(self.config) + batch_subscriptions(self.config)])
+        self._asked = subscriptions(self.config) + batch_subscriptions(self.config)
+        client.subscribe([(topic, 1) for topic in self._asked])
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        refused = [topic for topic, code in zip(self._asked, reason_codes) if getattr(code, "is_failure", False)]
+        self.refused = refused
+        if refused:
+            # Nothing will ever arrive on these: a state for /healthz, not just a log line.
+            self.counters["subscriptions_refused"] += len(refused)
+            self.last_error = f"the broker refused the subscriptions {', '.join(refused)}"
+            log.warning("%s", self.last_error)
+        else:
+            log.info("subscribed to %d topic filters", len(self._asked))
 
     def _rotate(self) -> None:
         if len(self.config.brokers) > 1 and not self._stop.is_set():

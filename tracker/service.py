@@ -48,6 +48,8 @@ class Tracker:
         problems = []
         if not self.ingest.connected:
             problems.append(f"not connected to the broker ({self.ingest.last_error or 'connecting'})")
+        if self.ingest.refused:
+            problems.append(f"the broker refused the subscriptions {', '.join(self.ingest.refused)}")
         if self.ingest.failing:
             problems.append(f"commits failing, messages wait unacknowledged ({self.ingest.failing[:300]})")
         try:
@@ -60,6 +62,7 @@ class Tracker:
         c = self.ingest.counters
         return {"batches_total": c["batches"], "acked_total": c["acked"], "store_errors_total": c["store_errors"],
                 "broker_connects_total": c["connects"], "broker_connected": int(self.ingest.connected),
+                "subscriptions_refused_total": c["subscriptions_refused"],
                 "backlog": self.ingest.backlog(), "deliveries_total": self.deliverer.counters["delivered"],
                 "delivery_failures_total": self.deliverer.counters["failed_attempts"]}
 
