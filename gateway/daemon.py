@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import signal
 import time
@@ -196,7 +197,8 @@ class Daemon:
         stopped = asyncio.ensure_future(self.stopping.wait())
         health = self.supervisor.health
         while not self.stopping.is_set():
-            await asyncio.wait((stopped,), timeout=self.parts.tick_interval)
+            # systemd's watchdog wants a ping every half WatchdogSec: never tick slower than that
+            await asyncio.wait((stopped,), timeout=min(self.parts.tick_interval, watchdog or math.inf))
             now = time.monotonic()
             for tick in list(self.parts.ticks):
                 try:

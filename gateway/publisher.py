@@ -116,6 +116,8 @@ class Publisher:
         self.quarantined = 0
         self.refusals: dict[str, int] = {}     # reason -> count
         self.denied: dict[str, tuple[str, float]] = {}  # stream -> (reason, monotonic time) of the last refusal
+        #: topic filters the broker refused in its SUBACK (an ACL): remote commands or manifests cannot arrive
+        self.refused_subscriptions: dict[str, str] = {}
         self.takeovers: deque[float] = deque(maxlen=TAKEOVERS_MAX * 4)
         self.duplicate: str | None = None      # why we believe another gateway has our id
         self._retries: dict[int, int] = {}     # outbox id -> refusals so far (loop-owned)
@@ -380,11 +382,23 @@ class Publisher:
                               "(a cloned SD card?)")
             log.error("%s", self.duplicate)
 
+    def _on_subscribed(self, generation: int, topic: str, refused: str | None) -> None:
+        if generation != self._generation:
+            return
+        if refused is None:
+            self.refused_subscriptions.pop(topic, None)
+        elif topic not in self.refused_subscriptions:
+            self.refused_subscriptions[topic] = refused
+            log.warning("the broker refused the subscription to %s (%s): nothing sent there reaches this gateway",
+                        topic, refused)
+
     def warnings(self) -> list[str]:
         """What makes the gateway degraded, for the supervisor (on the loop)."""
         now = time.monotonic()
         out = [f"the broker refuses {stream} messages: {reason}; retrying with backoff"
                for stream, (reason, when) in self.denied.items() if now - when < DEGRADED_FOR]
+        out += [f"the broker refused the subscription to {topic}: {reason}"
+                for topic, reason in self.refused_subscriptions.items()]
         if self.duplicate:
             out.append(self.duplicate)
         return out
@@ -397,6 +411,7 @@ class Publisher:
             "acked": self.acked, "in_flight": self.pending(), "max_packet": self.max_packet,
             "quarantined": self.quarantined, "refusals": dict(self.refusals), "retrying": len(self._retries),
             "takeovers": len(self.takeovers), "duplicate_id": self.duplicate, "instance": self.instance,
+            "subscriptions_refused": sorted(self.refused_subscriptions),
             **({"batches": self.batches, "batched": self.batched, "batch_splits": self.batch_splits,
                 "batch_paused": time.monotonic() < self._batch_pause_until} if self.batch.enabled else {}),
         }
@@ -544,11 +559,13 @@ class Publisher:
                 return
             userdata["connected"] = True
             userdata["since"] = time.monotonic()
+            asked = userdata["subscriptions"] = {}
             if self.on_message is not None and self.config.status.get("commands", True):
-                c.subscribe(self.command_topic, qos=1)
+                asked[c.subscribe(self.command_topic, qos=1)[1]] = self.command_topic
             if self.on_message is not None:
-                c.subscribe(self.manifest_topic, qos=1)
-            c.subscribe(self.status_topic, qos=0)  # another gateway with our id shows up here
+                asked[c.subscribe(self.manifest_topic, qos=1)[1]] = self.manifest_topic
+            # another gateway with our id shows up here
+            asked[c.subscribe(self.status_topic, qos=0)[1]] = self.status_topic
             max_packet = getattr(properties, "MaximumPacketSize", None) if properties is not None else None
             receive_max = getattr(properties, "ReceiveMaximum", None) if properties is not None else None
             if receive_max:
@@ -576,6 +593,12 @@ class Publisher:
             if not handoff["scheduled"]:
                 handoff["scheduled"] = True
                 loop.call_soon_threadsafe(take_acks)
+
+        def on_subscribe(c, userdata, mid, reason_codes, properties):
+            topic = userdata.get("subscriptions", {}).pop(mid, None)
+            if topic is not None:
+                refused = next((str(code) for code in reason_codes if getattr(code, "is_failure", False)), None)
+                loop.call_soon_threadsafe(self._on_subscribed, generation, topic, refused)
 
         def on_message(c, userdata, message):
             if message.topic == self.status_topic:
@@ -606,6 +629,7 @@ class Publisher:
         client.on_disconnect = on_disconnect
         client.on_publish = on_publish
         client.on_message = on_message
+        client.on_subscribe = on_subscribe
         return client
 
     def _network_supervised(self) -> None:

@@ -275,3 +275,24 @@ def test_two_gateways_with_one_id_are_detected_and_stop_fighting(tmp_path, mosqu
     # Fighting would be a reconnect every half second each: ~40 in 10 s. Backed off, a handful at most.
     assert sum(later) - sum(connects) <= 6, (connects, later)
     assert first.terminate() == 0 and second.terminate() == 0
+
+
+def test_a_subscription_the_broker_refuses_is_a_warning(tmp_path, scanner, gateway_process):
+    """Remote commands cannot arrive when the broker refuses that subscription: degraded, and said, while
+    scans flow."""
+    from tests.helpers.mqtt import subscribe_only_to
+
+    broker = subscribe_only_to(tmp_path, ["tally/+/status", "tally/+/events", "tally/+/manifest"])
+    sub = Subscriber(broker.host, broker.port, "tally/+/events")
+    try:
+        config, gw = connected_gateway(tmp_path, broker, sub, scanner, gateway_process)
+        scanner.scan(unit(1))
+        assert len(sub.wait_events(1, timeout=15)) == 1, gw.log()[-2000:]
+        degraded = wait(lambda: (s := status_of(config)) and s["health"]["warnings"] and s, 10, "degraded", gw)
+        [warning] = degraded["health"]["warnings"]
+        assert "refused the subscription to tally/test-gw/commands" in warning
+        assert degraded["health"]["ok"] and degraded["broker"]["subscriptions_refused"] == ["tally/test-gw/commands"]
+        assert gw.terminate() == 0
+    finally:
+        sub.close()
+        broker.close()

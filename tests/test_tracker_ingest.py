@@ -122,24 +122,13 @@ def test_the_tracker_comes_back_after_a_broker_restart(mosquitto, tmp_path):
 def test_a_refused_subscription_is_a_failing_state(tmp_path):
     """A broker that lets the tracker see status but not events (mosquitto's dynamic-security plugin refuses a
     subscription in its SUBACK; its acl_file grants everything and delivers nothing): /healthz says so."""
-    import glob
     import urllib.error
     import urllib.request
 
-    from gateway.broker import Mosquitto, free_port
+    from gateway.broker import free_port
+    from tests.helpers.mqtt import subscribe_only_to
 
-    [plugin] = glob.glob("/usr/lib/*/mosquitto_dynamic_security.so") or [None]
-    if plugin is None:
-        pytest.fail("mosquitto's dynamic-security plugin is missing (Debian's mosquitto package ships it)")
-    dynsec = tmp_path / "dynsec.json"
-    dynsec.write_text(json.dumps({
-        "defaultACLAccess": {"publishClientSend": True, "publishClientReceive": True, "subscribe": False,
-                             "unsubscribe": True},
-        "clients": [], "groups": [{"groupname": "anonymous", "roles": [{"rolename": "status-only"}]}],
-        "roles": [{"rolename": "status-only", "acls": [{"acltype": "subscribePattern", "topic": "tally/+/status",
-                                                          "priority": 0, "allow": True}]}],
-        "anonymousGroup": "anonymous"}))
-    broker = Mosquitto(extra=f"plugin {plugin}\nplugin_opt_config_file {dynsec}").start()
+    broker = subscribe_only_to(tmp_path, ["tally/+/status"])
     http = free_port()
     config = write_tracker_config(tmp_path / "tracker.toml", broker.port, f"sqlite:{tmp_path / 't.sqlite3'}",
                                   listen=f"127.0.0.1:{http}")

@@ -50,3 +50,27 @@ class Subscriber:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def subscribe_only_to(directory, patterns: list[str]):
+    """A private mosquitto whose anonymous clients may subscribe only to `patterns` (publishing is open).
+
+    mosquitto's `acl_file` grants every subscription and silently delivers nothing; its dynamic-security
+    plugin (shipped in Debian's mosquitto package) refuses in the SUBACK, which is what a client can see.
+    """
+    import glob
+    from pathlib import Path
+
+    from gateway.broker import Mosquitto
+
+    plugins = glob.glob("/usr/lib/*/mosquitto_dynamic_security.so")
+    assert plugins, "mosquitto's dynamic-security plugin is missing (Debian's mosquitto package ships it)"
+    config = Path(directory) / "dynsec.json"
+    config.write_text(json.dumps({
+        "defaultACLAccess": {"publishClientSend": True, "publishClientReceive": True, "subscribe": False,
+                             "unsubscribe": True},
+        "clients": [], "groups": [{"groupname": "anonymous", "roles": [{"rolename": "listener"}]}],
+        "roles": [{"rolename": "listener", "acls": [{"acltype": "subscribePattern", "topic": p, "priority": 0,
+                                                     "allow": True} for p in patterns]}],
+        "anonymousGroup": "anonymous"}))
+    return Mosquitto(extra=f"plugin {plugins[0]}\nplugin_opt_config_file {config}").start()
