@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .daemon import Daemon
 
 GPS_DRIVERS = {"nmea", "gpsd"}
-IDLE_TICK = 1.0  # status, supervision and expiries need no finer clock; RFID cycles ask for 0.1 s
+IDLE_TICK = 1.0  # status, supervision and expiries need no finer clock; RFID cycle ends are scheduled (`due`)
 CARGO_KEY = "cargo"
 MANIFEST_REPORT = "manifest-report"
 
@@ -36,6 +36,8 @@ class Parts:
     extensions: list[Extension] = field(default_factory=list)
     ticks: list[Callable[[float], None]] = field(default_factory=list)
     tick_interval: float = IDLE_TICK
+    #: when a part's tick must run next (wall clock, None: no deadline); the loop sleeps until the earliest
+    due: list[Callable[[], float | None]] = field(default_factory=list)
     status: dict[str, Callable[[], Any]] = field(default_factory=dict)
     cleanups: list[Callable[[], Any]] = field(default_factory=list)
     bind: list[Callable[[Pipeline], None]] = field(default_factory=list)
@@ -112,12 +114,12 @@ def rfid(daemon: "Daemon", parts: Parts) -> None:
         return
     from .rfid.service import RfidService
 
-    service = RfidService(daemon.config, engines=daemon.state.parts.get("rfid-engines"))
+    service = RfidService(daemon.config, engines=daemon.state.parts.get("rfid-engines"), wake_by=daemon.wake_by)
     daemon.state.parts["rfid-engines"] = service.engines
     parts.extensions.append(service.extension())
     parts.bind.append(service.bind)
     parts.ticks.append(service.tick)
-    parts.tick_interval = min(parts.tick_interval, service.tick_interval)
+    parts.due.append(service.next_due)
     parts.cleanups.append(service.flush)
     parts.status["rfid"] = service.status
 

@@ -66,6 +66,9 @@ class Daemon:
         self.parts = assembly.Parts()
         self.runners: list[DeviceRunner] = []
         self.stopping: asyncio.Event | None = None
+        #: when the main loop next wakes (wall clock) and the future that wakes it early (wake_by)
+        self._wake_at = 0.0
+        self._woken: asyncio.Future[None] | None = None
         # Kept across reloads (one owner: this daemon, on its loop).
         self.state = WorkingState()
         self.outcomes = OutcomeBus()
@@ -186,6 +189,11 @@ class Daemon:
             except RuntimeError:
                 pass  # the loop closed during shutdown; the rows stay in the outbox
 
+    def wake_by(self, when: float) -> None:
+        """Run the parts' ticks by `when` (wall clock) at the latest (on the loop)."""
+        if when < self._wake_at and self._woken is not None and not self._woken.done():
+            self._woken.set_result(None)
+
     async def _main_loop(self) -> None:
         assert self.stopping is not None
         watchdog = systemd.watchdog_interval()
@@ -197,8 +205,16 @@ class Daemon:
         stopped = asyncio.ensure_future(self.stopping.wait())
         health = self.supervisor.health
         while not self.stopping.is_set():
-            # systemd's watchdog wants a ping every half WatchdogSec: never tick slower than that
-            await asyncio.wait((stopped,), timeout=min(self.parts.tick_interval, watchdog or math.inf))
+            # systemd's watchdog wants a ping every half WatchdogSec: never tick slower than that; a part
+            # with a deadline (an RFID read cycle's end) is woken for it, not polled for it
+            timeout = min(self.parts.tick_interval, watchdog or math.inf)
+            wall = time.time()
+            due = min((d for d in (f() for f in self.parts.due) if d is not None), default=math.inf)
+            timeout = max(0.0, min(timeout, due - wall))
+            self._wake_at = wall + timeout
+            if self._woken is None or self._woken.done():
+                self._woken = asyncio.get_running_loop().create_future()
+            await asyncio.wait((stopped, self._woken), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             now = time.monotonic()
             for tick in list(self.parts.ticks):
                 try:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
 from drivers.base import Read
 from gateway import events
@@ -40,11 +40,11 @@ log = logging.getLogger("tally.rfid")
 class RfidService:
     """Built per config; `engines` may come from the previous build (a reload keeps cycle history)."""
 
-    #: cycles end on time, not up to a tick late
-    tick_interval = 0.1
-
-    def __init__(self, config: Any, engines: dict[str, CycleEngine] | None = None):
+    def __init__(self, config: Any, engines: dict[str, CycleEngine] | None = None,
+                 wake_by: Callable[[float], None] | None = None):
         previous = engines or {}
+        #: asks the main loop to tick by a time: cycles end on time, without polling for their ends
+        self.wake_by = wake_by or (lambda when: None)
         self.engines: dict[str, CycleEngine] = {}
         site_read_point = config.site.get("read_point")
         for device in config.devices:
@@ -73,6 +73,7 @@ class RfidService:
             pipeline.reject(read, "tag read from a device without read-cycle settings")
             return
         self.emit(read.device, engine.add(tag_read_from(read)))
+        self._schedule(engine)
 
     def on_trigger(self, pipeline: Any, read: Read) -> None:
         """A door sensor or reader GPI: meta {"on": bool, "read_point"?: uri}; opens/closes cycles."""
@@ -81,6 +82,17 @@ class RfidService:
             if target and device not in target:
                 continue
             self.emit(device, engine.trigger(bool(read.meta.get("on")), read.wall))
+            self._schedule(engine)
+
+    def _schedule(self, engine: CycleEngine) -> None:
+        deadline = engine.next_deadline()
+        if deadline is not None:
+            self.wake_by(deadline)
+
+    def next_due(self) -> float | None:
+        """The earliest end of an open timed cycle (wall clock), for the main loop's sleep."""
+        deadlines = [d for d in (e.next_deadline() for e in self.engines.values()) if d is not None]
+        return min(deadlines) if deadlines else None
 
     def tick(self, now: float) -> None:
         for device, engine in self.engines.items():
