@@ -13,17 +13,27 @@ class CredentialsError(Exception):
     pass
 
 
-def read_password(path: str) -> str:
-    """The broker password, refusing a file others can read (it would leak to every local user)."""
+def read_secret_file(path: str, what: str = "") -> str:
+    """A secret kept in a file (a password, a token), refusing a file others can read: it would leak to every
+    local user. `what` (a config key) starts each message."""
+    prefix = f"{what}: " if what else ""
     try:
         st = os.stat(path)
     except OSError as exc:
-        raise CredentialsError(f"mqtt.password_file: cannot read {path}: {exc.strerror}") from None
+        raise CredentialsError(f"{prefix}cannot read {path}: {exc.strerror}") from None
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise CredentialsError(
-            f"mqtt.password_file: {path} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); chmod 600 it")
-    with open(path, encoding="utf-8") as fh:
-        return fh.read().strip("\r\n")
+            f"{prefix}{path} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); chmod 600 it")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CredentialsError(f"{prefix}cannot read {path}: {exc}") from None
+
+
+def read_password(path: str) -> str:
+    """The broker password (`mqtt.password_file`)."""
+    return read_secret_file(path, "mqtt.password_file").strip("\r\n")
 
 
 def authenticate(client: Any, mqtt: Mapping[str, Any]) -> None:

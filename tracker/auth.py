@@ -9,8 +9,8 @@ wherever the first wrong byte is (hmac.compare_digest), so timing tells nothing 
 from __future__ import annotations
 
 import hmac
-import os
-import stat
+
+from gateway.credentials import CredentialsError, read_secret_file
 
 MIN_LENGTH = 16
 #: paths answered without a token: no stored data in any of them
@@ -25,16 +25,9 @@ class TokenError(Exception):
 def read_token(path: str) -> str:
     """The token in the file, refusing a file others can read and a token too short to be a secret."""
     try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise TokenError(f"cannot read {path}: {exc.strerror}") from None
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise TokenError(f"{path} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); chmod 600 it")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            token = fh.read().strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TokenError(f"cannot read {path}: {exc}") from None
+        token = read_secret_file(path).strip()
+    except CredentialsError as exc:
+        raise TokenError(str(exc)) from None
     if len(token) < MIN_LENGTH:
         raise TokenError(f"the token in {path} is {len(token)} characters; use at least {MIN_LENGTH} "
                          f"(openssl rand -hex 32)")
