@@ -380,3 +380,15 @@ class Gateway:
         code = stop(self.proc)
         self._log.close()
         return code
+
+
+VARIANT_HELP = "NAME or NAME=module:FILE,module:FILE (gateway modules to replace)"
+
+
+def parse_variants(specs: list[str]) -> dict[str, list[str]]:
+    """`--variant` values of the A/B benchmarks -> {name: ["module=FILE", ...]} (daemon_harness --module)."""
+    variants = {}
+    for spec in specs or ["current"]:
+        name, _, mods = spec.partition("=")
+        variants[name] = [f"{m.split(':', 1)[0]}={m.split(':', 1)[1]}" for m in mods.split(",") if m]
+    return variants

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_throughput import baseline, counter  # noqa: E402
 from common import (DEVICE, CpuMeter, Gateway, event_payloads, event_records, gateway_config, reap_all,  # noqa: E402
-                    stop, write_payload_file)
+                    VARIANT_HELP, parse_variants, stop, write_payload_file)
 
 
 def main() -> int:
@@ -34,15 +34,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--window", type=int, default=64)
     parser.add_argument("--variant", action="append", default=[],
-                        help="NAME or NAME=module:FILE,module:FILE (gateway modules to replace)")
+                        help=VARIANT_HELP)
     args = parser.parse_args()
     from gateway.broker import Mosquitto
     from gateway.outbox import Outbox
 
-    variants = {}
-    for spec in args.variant or ["current"]:
-        name, _, mods = spec.partition("=")
-        variants[name] = [f"{m.split(':', 1)[0]}={m.split(':', 1)[1]}" for m in mods.split(",") if m]
+    variants = parse_variants(args.variant)
     tmp = Path(tempfile.mkdtemp(prefix="tally-bench-drain-ab-"))
     results: dict[str, dict[str, list[float]]] = {}
     try:

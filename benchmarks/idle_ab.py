@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_footprint import devices, wakeups  # noqa: E402
-from common import Gateway, cpu_seconds, gateway_config, reap_all  # noqa: E402
+from common import VARIANT_HELP, Gateway, cpu_seconds, gateway_config, parse_variants, reap_all  # noqa: E402
 
 CONFIGS = {"vehicle": {"nmea"}, "dock": {"llrp", "nmea"}}
 
@@ -42,14 +42,11 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=5.0, help="seconds after the broker link is up")
     parser.add_argument("--config", action="append", choices=sorted(CONFIGS), default=[])
     parser.add_argument("--variant", action="append", default=[],
-                        help="NAME or NAME=module:FILE,module:FILE (gateway modules to replace)")
+                        help=VARIANT_HELP)
     args = parser.parse_args()
     from gateway.broker import Mosquitto
 
-    variants = {}
-    for spec in args.variant or ["current"]:
-        name, _, mods = spec.partition("=")
-        variants[name] = [f"{m.split(':', 1)[0]}={m.split(':', 1)[1]}" for m in mods.split(",") if m]
+    variants = parse_variants(args.variant)
     configs = args.config or ["vehicle"]
     tmp = Path(tempfile.mkdtemp(prefix="tally-bench-idle-ab-"))
     runs: dict[str, Gateway] = {}
