@@ -30,7 +30,7 @@ def device_reads(status: dict[str, Any]) -> tuple[float, int] | None:
 
 
 def fresh_status(gw: Gateway, after: float, timeout: float = 5.0) -> dict[str, Any]:
-    """The first status.json written after wall time `after` (it is rewritten every second)."""
+    """The first status.json written after wall time `after` (rewritten on change, at least every 5 s)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = gw.status()

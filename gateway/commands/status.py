@@ -1,7 +1,7 @@
 """Show the running daemon's state: devices, broker link, backlog, drops, last event, GPS fix.
 
-Reads the status the daemon refreshes every second in its runtime directory; exit 1
-if the daemon is not running (or has not written a status for 10 seconds).
+Reads the status the daemon keeps in its runtime directory (rewritten when something changes, and at
+least every 5 seconds); exit 1 if the daemon is not running (or has not written a status for 10 seconds).
 """
 
 from __future__ import annotations
