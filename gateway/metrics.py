@@ -45,6 +45,12 @@ class StatusCollector:
         def gauge(name: str, doc: str, value: float | None = None, labels: list[str] | None = None):
             return GaugeMetricFamily(name, doc, value=value, labels=labels)
 
+        def per(family: Any, values: dict[str, Any] | None) -> Any:
+            """`family` with one sample per key of `values` (its one label), in key order."""
+            for key, count in sorted((values or {}).items()):
+                family.add_metric([key], count or 0)
+            return family
+
         yield from self._process(gauge, CounterMetricFamily)
         try:
             s = self.snapshot()
@@ -76,16 +82,10 @@ class StatusCollector:
         yield gauge("tally_outbox_budget_bytes", "outbox disk budget (outbox.max_mb)", backlog.get("budget_bytes") or 0)
         yield gauge("tally_outbox_oldest_age_seconds", "age of the oldest record waiting (0 when empty)",
                     backlog.get("oldest_age_s") or 0)
-        drops = CounterMetricFamily("tally_outbox_drops", "records the full outbox refused or evicted",
-                                    labels=["stream"])
-        for stream, count in sorted((s.get("drops") or {}).items()):
-            drops.add_metric([stream], count or 0)
-        yield drops
-        held = gauge("tally_outbox_quarantine", "records the broker refused for good, kept aside on disk",
-                     labels=["stream"])
-        for stream, count in sorted((s.get("quarantine") or {}).items()):
-            held.add_metric([stream], count or 0)
-        yield held
+        yield per(CounterMetricFamily("tally_outbox_drops", "records the full outbox refused or evicted",
+                                      labels=["stream"]), s.get("drops"))
+        yield per(gauge("tally_outbox_quarantine", "records the broker refused for good, kept aside on disk",
+                        labels=["stream"]), s.get("quarantine"))
         yield gauge("tally_outbox_held", "records waiting in memory for room or a working disk (devices paused)",
                     backlog.get("held") or 0)
         yield gauge("tally_outbox_limit_bytes", "the outbox budget the disk allows now", backlog.get("limit_bytes") or 0)
@@ -95,12 +95,8 @@ class StatusCollector:
         yield gauge("tally_outbox_failing", "1 while outbox commits fail", 1 if box.get("failing") else 0)
         yield gauge("tally_degraded", "1 while /healthz lists warnings (refusals, quarantine, duplicate id)",
                     1 if h.get("degraded") else 0)
-        restarts = (s.get("supervisor") or {}).get("restarts") or {}
-        worker = CounterMetricFamily("tally_worker_restarts", "threads the supervisor had to start again",
-                                     labels=["worker"])
-        for name, count in sorted(restarts.items()):
-            worker.add_metric([name], count or 0)
-        yield worker
+        yield per(CounterMetricFamily("tally_worker_restarts", "threads the supervisor had to start again",
+                                      labels=["worker"]), (s.get("supervisor") or {}).get("restarts"))
 
         broker = s.get("broker") or {}
         yield gauge("tally_broker_connected", "1 while connected to an MQTT broker",
@@ -112,11 +108,10 @@ class StatusCollector:
         yield CounterMetricFamily("tally_broker_acked", "messages the broker acknowledged (PUBACK)",
                                   value=broker.get("acked") or 0)
         yield gauge("tally_broker_in_flight", "messages sent and not yet acknowledged", broker.get("in_flight") or 0)
-        refusals = CounterMetricFamily("tally_broker_refusals", "messages the broker refused (MQTT 5 reason code)",
-                                       labels=["reason"])
-        for reason, count in sorted((broker.get("refusals") or {}).items()):
-            refusals.add_metric([reason], count or 0)
-        yield refusals
+        yield per(CounterMetricFamily("tally_broker_refusals", "messages the broker refused (MQTT 5 reason code)",
+                                      labels=["reason"]), broker.get("refusals"))
+        yield per(gauge("tally_broker_subscription_refused", "1 for each topic filter the broker refused in its SUBACK",
+                        labels=["topic"]), {topic: 1 for topic in broker.get("subscriptions_refused") or ()})
         yield gauge("tally_broker_duplicate_id", "1 while another client seems to use this gateway's id",
                     1 if broker.get("duplicate_id") else 0)
         if broker.get("since"):

@@ -199,6 +199,26 @@ def test_metrics_from_a_gps_vehicle_snapshot():
     body, _ = metrics_text(StatusCollector(lambda: {**snapshot, "gps": {"fix": None}}, started=1.0))
     assert b"tally_gps" not in body
 
+
+def test_metrics_name_each_refused_subscription_and_count_by_label():
+    from gateway.metrics import StatusCollector, metrics_text
+
+    broker = {"state": "connected", "refusals": {"Not authorized": 2},
+              "subscriptions_refused": ["tally/gw/commands", "tally/gw/manifest"]}
+    snapshot = {"gateway": "gw", "version": "0.1.0", "uptime_s": 5, "devices": [], "backlog": {},
+                "drops": {"positions": 3, "events": 0}, "quarantine": {"events": 1},
+                "supervisor": {"restarts": {"outbox-writer": 1}}, "broker": broker, "_health": {"ok": True}}
+    body, _ = metrics_text(StatusCollector(lambda: dict(snapshot), started=1.0))
+    m = {(s.name, tuple(sorted(s.labels.items()))): s.value
+         for family in text_string_to_metric_families(body.decode()) for s in family.samples}
+    assert value(m, "tally_broker_subscription_refused", topic="tally/gw/commands") == 1
+    assert value(m, "tally_broker_subscription_refused", topic="tally/gw/manifest") == 1
+    assert value(m, "tally_broker_refusals_total", reason="Not authorized") == 2
+    assert value(m, "tally_outbox_drops_total", stream="positions") == 3
+    assert value(m, "tally_outbox_drops_total", stream="events") == 0
+    assert value(m, "tally_outbox_quarantine", stream="events") == 1
+    assert value(m, "tally_worker_restarts_total", worker="outbox-writer") == 1
+
     def no_loop():
         raise RuntimeError("the main loop did not answer")
 
