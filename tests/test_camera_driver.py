@@ -22,6 +22,17 @@ def drain(drv: Camera) -> list:
     return reads
 
 
+def read_scene(tmp_path, scene: Scene, frames: int, **settings) -> tuple[list, dict[str, int]]:
+    """The reads and counters of a camera driver playing `frames` rendered frames of `scene` to their end."""
+    folder = write_output(scene, str(tmp_path / "frames") + "/", frames=frames)
+    drv = Camera("cam", {"device": folder, **settings})
+    drv.open()
+    try:
+        return drain(drv), drv.stats
+    finally:
+        drv.close()
+
+
 def test_driver_module_imports_no_opencv_or_decoders():
     code = "import sys, drivers.camera; print(sorted(m for m in ('cv2', 'zxingcpp', 'pyzbar') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -183,13 +194,7 @@ def test_zbar_runs_beside_zxing_reads_on_its_cadence_so_a_code_only_zbar_reads_s
     # zxing-cpp reads the QR in every frame; only ZBar reads the 45° EAN-13 (tests/test_camera_decoder.py).
     scene = Scene([Label("qr", "HERE", x=0.2, module=5),
                    Label("ean-13", "4006381333931", x=0.65, module=3, angle=45, appear=1)], 1280, 720, seed=1)
-    folder = write_output(scene, str(tmp_path / "frames") + "/", frames=2 * FULL_SEARCH_EVERY + 1)
-    drv = Camera("cam", {"device": folder, "fps": 30})
-    drv.open()
-    try:
-        reads = drain(drv)
-    finally:
-        drv.close()
+    reads, _ = read_scene(tmp_path, scene, 2 * FULL_SEARCH_EVERY + 1, fps=30)
     frames = {r.payload: r.meta["frame"] for r in reads}
     # confirm_frames = 2: the EAN-13 is seen by ZBar on frames FULL_SEARCH_EVERY and 2 * FULL_SEARCH_EVERY
     assert frames == {"]Q1HERE": 0, "]E04006381333931": 2 * FULL_SEARCH_EVERY}
@@ -197,13 +202,7 @@ def test_zbar_runs_beside_zxing_reads_on_its_cadence_so_a_code_only_zbar_reads_s
 
 def test_with_zxing_alone_every_frame_gets_the_90_degree_search(tmp_path):
     scene = Scene([Label("code128", "TURNED", module=3, angle=90, appear=1)], 640, 480, seed=2)
-    folder = write_output(scene, str(tmp_path / "frames") + "/", frames=3)
-    drv = Camera("cam", {"device": folder, "decoders": "zxing"})
-    drv.open()
-    try:
-        reads = drain(drv)
-    finally:
-        drv.close()
+    reads, _ = read_scene(tmp_path, scene, 3, decoders="zxing")
     # seen on frames 1 and 2 (confirm_frames = 2), though neither is a ZBar cadence frame
     assert [(r.payload, r.meta["frame"]) for r in reads] == [("]C0TURNED", 2)]
 
@@ -226,13 +225,7 @@ def test_a_code_too_small_for_the_half_size_pass_beside_a_big_one_counts_at_the_
     # The half-size copy reads the QR, not the DataMatrix of 2-pixel modules (tests/test_camera_decoder.py).
     scene = Scene([Label("qr", "BIG", x=0.2, module=6),
                    Label("datamatrix", "SMALL", x=0.65, module=2, appear=1)], 1280, 720, seed=3)
-    folder = write_output(scene, str(tmp_path / "frames") + "/", frames=FULL_SEARCH_EVERY + 1)
-    drv = Camera("cam", {"device": folder, "fps": 30})
-    drv.open()
-    try:
-        reads = drain(drv)
-    finally:
-        drv.close()
+    reads, _ = read_scene(tmp_path, scene, FULL_SEARCH_EVERY + 1, fps=30)
     assert {r.payload: r.meta["frame"] for r in reads} == {"]Q1BIG": 0, "]d1SMALL": FULL_SEARCH_EVERY}
 
 
@@ -284,14 +277,7 @@ def test_an_unchanged_empty_view_gets_the_half_size_read_only_until_something_co
 
     # The DataMatrix of 2-pixel modules is read only at full size; it comes into view on frame 6.
     scene = Scene([Label("datamatrix", "SMALL", x=0.65, module=2, appear=6)], 1280, 720, seed=3)
-    folder = write_output(scene, str(tmp_path / "frames") + "/", frames=8)
-    drv = Camera("cam", {"device": folder, "fps": 30})
-    drv.open()
-    try:
-        reads = drain(drv)
-        stats = drv.stats
-    finally:
-        drv.close()
+    reads, stats = read_scene(tmp_path, scene, 8, fps=30)
     assert FULL_SEARCH_EVERY == 4  # frames 0 and 4 are full searches of the empty view
     assert [(r.payload, r.meta["frame"]) for r in reads] == [("]d1SMALL", 6)]
     assert stats["frames_decoded"] == 8 and stats["frames_unchanged"] == 4  # frames 1, 2, 3 and 5
