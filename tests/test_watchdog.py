@@ -88,8 +88,8 @@ def test_a_failing_disk_stops_the_watchdog_and_recovery_delivers_everything(tmp_
             scanner.scan(f"]d201{GTIN}21S{i}")
         # the writer tries, fails, retries: wait for the verdict (a loaded machine takes its time), let a ping
         # already on its way arrive, then listen for three watchdog periods
-        assert wait_for(lambda: not read_status(config)["health"]["ok"]
-                        and read_status(config).get("backlog", {}).get("held") == 5, 20), gw.log()
+        assert wait_for(lambda: not (s := read_status(config))["health"]["ok"]
+                        and s.get("backlog", {}).get("held") == 5, 20), gw.log()
         notify.drain(0.5)
         during = notify.drain(3)
         assert "WATCHDOG=1" not in during, during  # systemd would restart a gateway that cannot store a scan
