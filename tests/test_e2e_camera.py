@@ -5,15 +5,12 @@ A label that stays in view for many frames is one read; GS1 DataMatrix (FNC1 as 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 
 import pytest
 
 from simulators.camera import Label, Scene, VideoFileCamera
-from tests.helpers.gateway import ROOT, write_config
+from tests.helpers.gateway import wait_status, write_config
 
 pytestmark = pytest.mark.slow  # each test starts the gateway (and a broker) as its own process
 
@@ -41,14 +38,8 @@ def test_camera_labels_become_events(tmp_path, mosquitto, subscriber, gateway_pr
         assert len(subscriber.on("events")) == 2, [e["tally:raw"] for e in subscriber.on("events")]
         assert "end of file after 30 frames" in gw.log()
         assert events[0]["tally:symbology"] in ("gs1-datamatrix", "gs1-128")
-        # the camera's own counters are in `tally status` (the file follows within seconds)
-        deadline = time.monotonic() + 15
-        while True:
-            out = subprocess.run([sys.executable, "-m", "gateway", "status", "-c", str(config), "--json"],
-                                 capture_output=True, text=True, cwd=ROOT, timeout=30)
-            [device] = json.loads(out.stdout)["devices"] if out.returncode == 0 else [{}]
-            if device.get("driver_stats", {}).get("frames_decoded", 0) >= 30 or time.monotonic() > deadline:
-                break
-            time.sleep(0.3)
+        # the camera's own counters are in `tally status`
+        [device] = wait_status(config, lambda s: s["devices"][0].get("driver_stats", {}).get("frames_decoded", 0)
+                               >= 30)["devices"]
         assert device["driver_stats"]["frames_captured"] == 30, device
         assert gw.terminate() == 0

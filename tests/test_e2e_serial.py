@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from simulators.serial_scanner import SerialScannerSimulator
-from tests.helpers.gateway import ROOT, write_config
+from tests.helpers.gateway import ROOT, wait_status, write_config
 from tests.helpers.mqtt import Subscriber
 
 pytestmark = pytest.mark.slow  # each test starts the gateway (and a broker) as its own process
@@ -221,15 +221,7 @@ def test_unplugged_scanner_is_reopened(tmp_path, mosquitto, subscriber, scanner,
     scanner.scan(unit(2))
     events = subscriber.wait_events(2)
     assert [serial_of(e) for e in events] == ["S000001", "S000002"]
-    deadline = time.monotonic() + 15  # the status file catches up with counts within seconds, not at once
-    while True:
-        status = subprocess.run([sys.executable, "-m", "gateway", "status", "-c", str(tmp_path / "tally.toml"),
-                                 "--json"], capture_output=True, text=True, cwd=ROOT, timeout=30)
-        assert status.returncode == 0, status.stderr
-        snapshot = json.loads(status.stdout)
-        if snapshot["devices"][0]["reads"] == 2 or time.monotonic() > deadline:
-            break
-        time.sleep(0.3)
+    snapshot = wait_status(tmp_path / "tally.toml", lambda s: s["devices"][0]["reads"] == 2)
     assert snapshot["devices"][0]["state"] == "open" and snapshot["broker"]["state"] == "connected"
     assert snapshot["devices"][0]["reads"] == 2
     assert gw.terminate() == 0

@@ -100,3 +100,17 @@ class GatewayProcess:
             self.proc.wait()
         if hasattr(self, "_log"):
             self._log.close()
+
+
+def wait_status(config: Path, until, timeout: float = 15.0) -> dict[str, Any]:
+    """`tally status --json` (the real CLI), asked until `until(snapshot)` holds or `timeout` passes: the
+    status file catches up with counts within seconds, not at once. The last snapshot either way."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = subprocess.run([sys.executable, "-m", "gateway", "status", "-c", str(config), "--json"],
+                             capture_output=True, text=True, cwd=ROOT, timeout=30)
+        assert out.returncode == 0, out.stdout + out.stderr
+        snapshot = json.loads(out.stdout)
+        if until(snapshot) or time.monotonic() > deadline:
+            return snapshot
+        time.sleep(0.3)
