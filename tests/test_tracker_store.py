@@ -4,11 +4,15 @@ gaps and liveness per gateway."""
 from __future__ import annotations
 
 import json
+import logging
+import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers.tracker import aggregation, object_event, store  # noqa: F401  (fixture)
+from tracker import db as tracker_db
+from tracker import epcis
 from tracker.schema import MIGRATIONS
 from tracker.store import Message, Store, event_messages
 
@@ -94,6 +98,85 @@ def test_many_gaps_of_several_gateways_close_in_one_batch(store):
     assert gaps() == {"a": ([(6, 8, 1)], [(2, 4)]), "b": ([], [(1, 1), (3, 5)])}
     deliver(("a", 8))
     assert gaps() == {"a": ([], [(2, 4), (6, 8)]), "b": ([], [(1, 1), (3, 5)])}
+
+
+def _graced(store, grace: float) -> Store:
+    again = Store(store.db.url, gap_grace=grace).open()
+    return again
+
+
+def _open(store):
+    return {g["gateway"]: ([(o["first"], o["last"]) for o in g["openGaps"]],
+                           [(p["first"], p["last"]) for p in g["pendingGaps"]],
+                           [(c["first"], c["last"]) for c in g["closedGaps"]]) for g in store.gaps()}
+
+
+def test_a_gap_filled_within_the_grace_is_never_told(store, caplog):
+    """Instances sharing a gateway commit its numbers out of order: such a gap is pending, then forgotten."""
+    graced = _graced(store, 3600)
+    try:
+        evs = {n: object_event(n, [f"{UNIT[:-4]}{n}"]) for n in range(1, 5)}
+        with caplog.at_level(logging.INFO, logger="tally.tracker.store"):
+            graced.ingest(event_messages("tally", "gw-1", [evs[1], evs[4]]))
+            assert _open(graced) == {"gw-1": ([], [(2, 3)], [])}
+            assert graced.gaps()[0]["pendingGaps"][0]["missing"] == 2
+            assert graced.report_gaps() == 0  # within the grace
+            graced.ingest(event_messages("tally", "gw-1", [evs[3], evs[2]]))
+        assert _open(graced) == {"gw-1": ([], [], [])}
+        assert not [r for r in caplog.records if "gap" in r.getMessage() or "missing" in r.getMessage()]
+        assert graced.gap_counts == {"filled_in_grace": 1}
+        with graced.db.reading() as cur:
+            assert cur.one("SELECT COUNT(*) FROM gaps")[0] == 0  # nothing left to list for ever
+    finally:
+        graced.close()
+
+
+def test_a_gap_open_past_the_grace_is_reported_once_then_closed_late(store, caplog):
+    graced, other = _graced(store, 0.2), _graced(store, 0.2)  # two instances on one store
+    try:
+        with graced.db.transaction() as cur:
+            cur.execute("INSERT INTO subscriptions (query, dest, created_at) VALUES ('gaps', 'http://x', ?)",
+                        (epcis.utc_now(),))
+        evs = {n: object_event(n, [f"{UNIT[:-4]}{n}"]) for n in range(1, 5)}
+        graced.ingest(event_messages("tally", "gw-1", [evs[1], evs[4]]))
+        with caplog.at_level(logging.INFO, logger="tally.tracker.store"):
+            deadline = time.monotonic() + 30
+            told = 0
+            while not told and time.monotonic() < deadline:
+                told = graced.report_gaps() + other.report_gaps()
+                time.sleep(0.05)
+            assert told == 1 and graced.report_gaps() == other.report_gaps() == 0
+            assert _open(graced) == {"gw-1": ([(2, 3)], [], [])}
+            assert graced.gaps()[0]["openGaps"][0]["reported"]
+            assert [r.getMessage() for r in caplog.records if "missing" in r.getMessage()] == [
+                f"gateway gw-1: events 2..3 missing (since {graced.gaps()[0]['openGaps'][0]['detected'][:23]}Z)"]
+            other.ingest(event_messages("tally", "gw-1", [evs[2], evs[3]]))
+        assert _open(graced) == {"gw-1": ([], [], [(2, 3)])}
+        assert any("gap 2..3 closed by late delivery" in r.getMessage() for r in caplog.records)
+        assert graced.gap_counts["reported"] + other.gap_counts["reported"] == 1
+        with graced.db.reading() as cur:
+            [body] = [json.loads(b) for (b,) in cur.all("SELECT body FROM deliveries")]
+        assert (body["type"], body["gateway"], body["first"], body["last"]) == ("tally:GapDetected", "gw-1", 2, 3)
+    finally:
+        graced.close()
+        other.close()
+
+
+def test_gaps_of_a_store_from_before_the_grace_count_as_reported(tmp_path, monkeypatch):
+    url = f"sqlite:{tmp_path / 'old.sqlite3'}"
+    monkeypatch.setattr(tracker_db, "MIGRATIONS", MIGRATIONS[:2])
+    old = Store(url).open()
+    with old.db.transaction() as cur:
+        cur.execute("INSERT INTO gateways (gateway, max_seq) VALUES ('gw-1', 9)")
+        cur.execute("INSERT INTO gaps (gateway, first_seq, last_seq, detected_at) VALUES ('gw-1', 3, 4, ?)",
+                    (epcis.utc_now(),))
+    old.close()
+    monkeypatch.setattr(tracker_db, "MIGRATIONS", MIGRATIONS)
+    new = Store(url, gap_grace=3600).open()
+    try:
+        assert _open(new) == {"gw-1": ([(3, 4)], [], [])}
+    finally:
+        new.close()
 
 
 def test_status_positions_and_rejects_per_gateway(store):

@@ -53,6 +53,9 @@ TRACKER = {
     "batch": Option(int, 200, in_range(1, 10000), doc="the most messages one commit takes"),
     "session_expiry": Option(int, 3600, in_range(0, 7 * 86400),
                              doc="seconds the broker keeps this instance's unacknowledged messages while it is away"),
+    "gap_grace": Option((int, float), 60, in_range(0, 86400),
+                        doc="seconds a skipped tally:seq range may stay open before it is reported (instances "
+                            "sharing a gateway's messages store its numbers out of order); 0 reports at once"),
     "log_level": Option(str, "info", one_of("debug", "info", "warning", "error")),
     "tiles": Option(str, "https://tile.openstreetmap.org/{z}/{x}/{y}.png", _tiles,
                     doc="the tracking page's map tiles ({z}/{x}/{y} URL); '' draws routes without a map"),

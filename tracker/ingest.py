@@ -39,6 +39,7 @@ log = logging.getLogger("tally.tracker.ingest")
 
 SHARED = ("events", "positions", "rejects")
 LINGER = 0.05  # seconds a batch waits for more messages after its first
+GAP_SWEEP = 1.0  # seconds between looks for gaps whose grace has run out
 
 
 def subscriptions(config: TrackerConfig) -> list[str]:
@@ -227,16 +228,30 @@ class Ingest:
                 self.counters["acked"] += 1
 
     def _write_loop(self) -> None:
+        next_sweep = time.monotonic() + GAP_SWEEP
         while not self._stop.is_set():
             items = self._take(0.2)
             if items:
                 self._commit(items)
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + GAP_SWEEP
+                self._report_gaps()
         # Stopping: commit what has arrived, so a clean stop leaves nothing to redeliver.
         while True:
             items = self._take(0.05)
             if not items:
                 break
             self._commit(items)
+
+    def _report_gaps(self) -> None:
+        """The writer reports overdue gaps between batches: one thread writes, and a sweep that fails
+        leaves the gaps unreported in the store for the next one (or another instance) to report."""
+        try:
+            self.store.report_gaps()
+        except Exception as exc:  # nothing lost: the store still holds the gap; counted, shown in /healthz
+            self.counters["store_errors"] += 1
+            self.last_error = f"store: {exc}"
+            log.error("reporting gaps failed, retrying: %s", exc)
 
     # ---- life --------------------------------------------------------------------------------------
     def start(self) -> "Ingest":

@@ -111,4 +111,11 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             last_error TEXT)""",
         "CREATE INDEX deliveries_due ON deliveries (delivered_at, next_try)",
     ]),
+    # Instances sharing a gateway's messages commit its numbers out of order: a gap is reported (logged,
+    # notified) only if still open after the tracker's gap_grace; until then reported_at is NULL.
+    (3, "gaps reported after a grace", [
+        "ALTER TABLE gaps ADD COLUMN reported_at TEXT",
+        "UPDATE gaps SET reported_at = detected_at",
+        "CREATE INDEX gaps_due ON gaps (closed_at, reported_at, detected_at)",
+    ]),
 ]

@@ -22,7 +22,7 @@ log = logging.getLogger("tally.tracker")
 class Tracker:
     def __init__(self, config: TrackerConfig):
         self.config = config
-        self.store = Store(config.store).open()
+        self.store = Store(config.store, gap_grace=float(config.tracker["gap_grace"])).open()
         self.ingest = Ingest(config, self.store)
         self.deliverer = Deliverer(self.store.db)
         self.store.on_notify = self.deliverer.poke
@@ -63,6 +63,8 @@ class Tracker:
         return {"batches_total": c["batches"], "acked_total": c["acked"], "store_errors_total": c["store_errors"],
                 "broker_connects_total": c["connects"], "broker_connected": int(self.ingest.connected),
                 "subscriptions_refused_total": c["subscriptions_refused"],
+                "gaps_reported_total": self.store.gap_counts["reported"],
+                "gaps_filled_in_grace_total": self.store.gap_counts["filled_in_grace"],
                 "backlog": self.ingest.backlog(), "deliveries_total": self.deliverer.counters["delivered"],
                 "delivery_failures_total": self.deliverer.counters["failed_attempts"]}
 

@@ -56,10 +56,32 @@ class Message:
             return result
 
 
+@dataclass
+class Afterwards:
+    """What a transaction tells once it has committed (nothing is told of one rolled back): log lines, and
+    how many gaps it reported or forgot."""
+    lines: list[tuple[int, str, tuple]] = field(default_factory=list)
+    gaps: Counter[str] = field(default_factory=Counter)
+
+    def log(self, level: int, text: str, *args: Any) -> None:
+        self.lines.append((level, text, args))
+
+    def tell(self, gap_counts: Counter[str]) -> None:
+        for level, text, args in self.lines:
+            log.log(level, text, *args)
+        gap_counts.update(self.gaps)
+
+
 class Store:
-    def __init__(self, url: str):
+    def __init__(self, url: str, gap_grace: float = 0.0):
         self.db: Database = open_database(url)
         self.counts: Counter[str] = Counter()
+        #: seconds a skipped `tally:seq` range may stay open before it is reported (logged, notified, listed
+        #: in /gaps as open): instances sharing a gateway's messages commit its numbers out of order, so most
+        #: gaps they see are filled a moment later by another instance. 0 reports every gap at once.
+        self.gap_grace = gap_grace
+        #: reported: gaps told of; filled_in_grace: opened and filled before the grace ran out (never told)
+        self.gap_counts: Counter[str] = Counter()
         #: called after a commit that wrote notifications (the deliverer wakes up)
         self.on_notify: Callable[[], None] = lambda: None
 
@@ -121,7 +143,7 @@ class Store:
             # this bookkeeping.
             gateways = sorted({m.parts[0] for m in messages if m.parts[1] in KINDS and m.parts[0]})
             tops = self._lock_gateways(cur, gateways)
-            notes: list[tuple[int, str, tuple]] = []
+            notes = Afterwards()
             new_gaps = self._gateway_records(cur, stored, tops, notes)
             stored_ids = [item.pk for item in stored]
             offline: list[str] = []
@@ -134,8 +156,7 @@ class Store:
                 elif kind == "status":
                     outcomes[index] = self._status(cur, message, gateway, offline)
             notifications = notify.enqueue(cur, subs, stored_ids, new_gaps, offline)
-        for level, text, args in notes:
-            log.log(level, text, *args)
+        notes.tell(self.gap_counts)
         self.counts.update(outcomes)
         if notifications:
             self.counts["notifications"] += notifications
@@ -210,7 +231,7 @@ class Store:
         return stored
 
     def _gateway_records(self, cur: Cursor, stored: list["Checked"], tops: dict[str, int | None],
-                         notes: list[tuple[int, str, tuple]]) -> list[tuple]:
+                         notes: Afterwards) -> list[tuple]:
         """Per gateway: event count, last seen, sequence and gaps (rows locked by _lock_gateways)."""
         per_gateway: dict[str, list[Checked]] = {}
         for item in stored:
@@ -227,7 +248,7 @@ class Store:
         return new_gaps
 
     def _sequences(self, cur: Cursor, per_gateway: dict[str, list["Checked"]], tops: dict[str, int | None],
-                   notes: list[tuple[int, str, tuple]]
+                   notes: Afterwards
                    ) -> tuple[list[tuple], dict[str, list[tuple[int, str]]], dict[str, int]]:
         """Gaps in each gateway's `tally:seq`: opened when a number is skipped, closed when every number
         in the range has arrived (late, or through another instance). Rows are locked (_lock_gateways).
@@ -244,16 +265,22 @@ class Store:
                     low = 1 if top is None else top + 1
                     if item.seq > low:
                         new_gaps.append((gw, low, item.seq - 1, item.message.received_at))
-                        notes.append((logging.WARNING, "gateway %s: events %d..%d missing", (gw, low, item.seq - 1)))
                     top = changed[gw] = item.seq
                 else:
                     late.setdefault(gw, []).append((item.seq, item.message.received_at))
-        cur.insert_rows("INSERT INTO gaps (gateway, first_seq, last_seq, detected_at)",
-                        ("text", "bigint", "bigint", "text"), new_gaps)
+        told = self.gap_grace <= 0
+        cur.insert_rows("INSERT INTO gaps (gateway, first_seq, last_seq, detected_at, reported_at)",
+                        ("text", "bigint", "bigint", "text", "text"),
+                        [(*gap, gap[3] if told else None) for gap in new_gaps])
+        if not told:
+            return [], late, changed  # told by report_gaps() if still open when the grace runs out
+        for gw, first, last, _ in new_gaps:
+            notes.log(logging.WARNING, "gateway %s: events %d..%d missing", gw, first, last)
+        notes.gaps["reported"] += len(new_gaps)
         return new_gaps, late, changed
 
     def _close_gaps(self, cur: Cursor, late: dict[str, list[tuple[int, str]]],
-                    notes: list[tuple[int, str, tuple]]) -> None:
+                    notes: Afterwards) -> None:
         if not late:
             return
         where, params = self.db.any_of("gateway", sorted(late))
@@ -274,10 +301,19 @@ class Store:
                                 params))
         closed = [(gap_id, when) for gap_id, (gw, first, last, when) in touched.items()
                   if have.get(gap_id, 0) >= last - first + 1]
+        # A gap nobody was told of is forgotten: it was the instances' ordering, not a loss. The condition is
+        # checked again under the row's lock, so a gap report_gaps() told of meanwhile is closed instead.
+        filled: set[int] = set()
+        for chunk in _chunks([gap_id for gap_id, _ in closed], 500):
+            where, params = self.db.any_of("id", chunk)
+            filled.update(row[0] for row in cur.all(
+                f"DELETE FROM gaps WHERE {where} AND reported_at IS NULL RETURNING id", params))
+        notes.gaps["filled_in_grace"] += len(filled)
+        closed = [(gap_id, when) for gap_id, when in closed if gap_id not in filled]
         cur.update_rows("gaps", "id", (("gap", "bigint"), ("closed", "text")), "closed_at = new.closed", closed)
         for gap_id, _ in closed:
             gw, first, last, _ = touched[gap_id]
-            notes.append((logging.INFO, "gateway %s: gap %d..%d closed by late delivery", (gw, first, last)))
+            notes.log(logging.INFO, "gateway %s: gap %d..%d closed by late delivery", gw, first, last)
 
     def _position(self, cur: Cursor, message: Message, gateway: str) -> str:
         record, problem = self._json(message)
@@ -329,12 +365,15 @@ class Store:
         return as_event(row) if row else None
 
     def gaps(self) -> list[dict[str, Any]]:
+        """Per gateway: state, counts, and its gaps: `openGaps` (reported), `pendingGaps` (open, still within
+        the grace: another instance may hold the numbers), `closedGaps` (reported, then filled late)."""
         with self.db.reading() as cur:
             gateways = cur.all("SELECT gateway, max_seq, events, last_seen, state, status, status_time "
                                "FROM gateways ORDER BY gateway")
-            gaps = cur.all("SELECT gateway, first_seq, last_seq, detected_at, closed_at FROM gaps ORDER BY id")
+            gaps = cur.all("SELECT gateway, first_seq, last_seq, detected_at, closed_at, reported_at FROM gaps "
+                           "ORDER BY id")
             open_missing = {}
-            for gw, first, last, _, closed in gaps:
+            for gw, first, last, _, closed, _ in gaps:
                 if closed is None:
                     have = cur.one("SELECT COUNT(DISTINCT seq) FROM events WHERE gateway = ? AND seq BETWEEN ? "
                                    "AND ?", (gw, first, last))[0]
@@ -345,12 +384,41 @@ class Store:
             out.append({
                 "gateway": gw, "state": state or "unknown", "lastSeen": last_seen, "statusTime": status_time,
                 "status": json.loads(status) if status else None, "events": count, "lastSeq": max_seq,
-                "openGaps": [{"first": f, "last": la, "missing": open_missing[(gw, f)], "detected": d}
-                             for _, f, la, d, c in mine if c is None],
+                "openGaps": [{"first": f, "last": la, "missing": open_missing[(gw, f)], "detected": d,
+                              "reported": r} for _, f, la, d, c, r in mine if c is None and r is not None],
+                "pendingGaps": [{"first": f, "last": la, "missing": open_missing[(gw, f)], "detected": d}
+                                for _, f, la, d, c, r in mine if c is None and r is None],
                 "closedGaps": [{"first": f, "last": la, "detected": d, "closed": c}
-                               for _, f, la, d, c in mine if c is not None],
+                               for _, f, la, d, c, _ in mine if c is not None],
             })
         return out
+
+    def report_gaps(self) -> int:
+        """Report the gaps still open once the grace has run out: logged, notified (`gaps` subscriptions),
+        listed as open. Every instance may run it at once: each gap is reported by the one that marks it."""
+        if self.gap_grace <= 0:
+            return 0
+        cutoff = notify.later(-self.gap_grace)
+        due = "closed_at IS NULL AND reported_at IS NULL AND detected_at <= ?"
+        with self.db.reading() as cur:  # the usual answer is "none": no write lock for it
+            if cur.one(f"SELECT COUNT(*) FROM gaps WHERE {due}", (cutoff,))[0] == 0:
+                return 0
+        notes = Afterwards()
+        written = 0
+        with self.db.transaction() as cur:
+            told = sorted(cur.all(f"UPDATE gaps SET reported_at = ? WHERE {due} "
+                                  "RETURNING gateway, first_seq, last_seq, detected_at", (epcis.utc_now(), cutoff)))
+            for gw, first, last, detected in told:
+                notes.log(logging.WARNING, "gateway %s: events %d..%d missing (since %s)", gw, first, last,
+                          epcis.display_time(detected))
+            notes.gaps["reported"] += len(told)
+            if told:
+                written = notify.enqueue(cur, notify.subscribers(cur), [], told, [])
+        notes.tell(self.gap_counts)
+        if written:
+            self.counts["notifications"] += written
+            self.on_notify()
+        return len(told)
 
     def aside(self, table: str, limit: int = 100) -> list[dict[str, Any]]:
         """What was kept aside: `conflicts` or `invalid`, newest first."""
