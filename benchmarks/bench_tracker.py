@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import threading
 import time
@@ -188,6 +189,10 @@ class Fleet:
         self.paused = True
         for proc in self.procs:
             proc.send_signal(signal.SIGSTOP)
+        # SIGSTOP is delivered asynchronously: the drain's "before" CPU must be read from stopped processes
+        if not common.wait_until(lambda: all(cpu_ledger.state(p.pid) == "T" for p in self.procs), 10):
+            raise RuntimeError("trackers not stopped by SIGSTOP: "
+                               + ", ".join(f"{p.pid} {cpu_ledger.state(p.pid)}" for p in self.procs))
 
     def resume(self) -> None:
         """SIGCONT to every instance that may be stopped (safe to repeat, and to call for exited ones)."""
@@ -250,7 +255,8 @@ def drain(fleet: Fleet, watch: StoreWatch, pg: Any, broker: Any, messages: int, 
                      os.getpid()}).start()
     go()
     if not common.wait_until(lambda: watch.count(after_id) >= messages, 600, interval=POLL_S):
-        raise RuntimeError(f"only {watch.count(after_id)} of {messages} stored in 600 s (logs: {fleet.workdir})")
+        raise RuntimeError(f"only {watch.count(after_id)} of {messages} stored in 600 s (the trackers' logs: "
+                           f"--keep keeps {fleet.workdir})")
     ledger.stop()
     span = watch.span(after_id)
     return {"rate": (messages - 1) / span if span else None, "span_s": round(span, 3), "ledger": ledger}
@@ -453,3 +459,5 @@ def run(opts: Any, broker: Any) -> dict[str, Any]:
             watch.close()
         common.reap_all()
         pg.stop()
+        if not opts.keep:
+            shutil.rmtree(workdir, ignore_errors=True)

@@ -25,6 +25,12 @@ def _stat_fields(pid: int) -> list[str] | None:
         return None
 
 
+def state(pid: int) -> str | None:
+    """R, S, D, T (stopped by a signal), Z …; None once the process is gone."""
+    fields = _stat_fields(pid)
+    return fields[0] if fields is not None else None
+
+
 def children_of(ppid: int) -> list[int]:
     """Live processes whose parent is `ppid` (by parent pid, never by name: other servers of the same
     program on the machine must not count)."""

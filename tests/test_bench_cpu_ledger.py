@@ -4,6 +4,7 @@ clear error rather than a hang."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import textwrap
@@ -122,3 +123,16 @@ def test_the_ledger_names_what_else_ran():
     finally:
         burner.stdin.close()
         burner.wait(10)
+
+
+def test_state_sees_a_stopped_process():
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE)
+    try:
+        proc.send_signal(signal.SIGSTOP)
+        assert common.wait_until(lambda: cpu_ledger.state(proc.pid) == "T", 10)
+        proc.send_signal(signal.SIGCONT)
+        assert common.wait_until(lambda: cpu_ledger.state(proc.pid) != "T", 10)
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+    assert cpu_ledger.state(proc.pid) is None
