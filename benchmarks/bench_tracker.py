@@ -409,11 +409,13 @@ def run(opts: Any, broker: Any) -> dict[str, Any]:
         utilisation = {"run": round(warm["ledger"].utilisation(parties), 3),
                        "harness": round(warm["ledger"].utilisation(["harness"]), 3),
                        "machine": round(warm["ledger"].machine, 3),
+                       "interrupts": round(warm["ledger"].interrupts, 3),
                        "window_s": round(warm["ledger"].wall, 3), "cores": cpu_ledger.cores(),
                        "busiest_others": warm["ledger"].busiest_others()}
         cold_cpu = {k: v for k, v in cold["ledger"].per_message_ms(n).items() if k != "harness"}
         cold_utilisation = {"run": round(cold["ledger"].utilisation(parties), 3),
-                            "machine": round(cold["ledger"].machine, 3), "window_s": round(cold["ledger"].wall, 3),
+                            "machine": round(cold["ledger"].machine, 3),
+                            "interrupts": round(cold["ledger"].interrupts, 3), "window_s": round(cold["ledger"].wall, 3),
                             "busiest_others": cold["ledger"].busiest_others()}
         cpu_text = "/".join(f"{cpu[k]:.2f}" for k in (*parties, "bare_subscriber"))
         return {
@@ -426,8 +428,9 @@ def run(opts: Any, broker: Any) -> dict[str, Any]:
             "cpu_ms_per_msg": cpu,
             "broker_cpu_ms_per_msg_bare_drain": round(1000 * (broker_cpu_before + broker_cpu_after) / (2 * n), 3),
             # CPU of trackers + PostgreSQL + broker / (window x cores), from SIGCONT to the drain seen done;
-            # harness: this process (waiting, polling); machine: every process on it (a shared machine's
-            # other work is machine - run - harness)
+            # harness: this process (waiting, polling); machine: every core's busy share (a shared machine's
+            # other work is machine - run - harness - interrupts); interrupts: irq + softirq (loopback TCP),
+            # which no process is charged for
             "utilisation": utilisation,
             "cold": {"tracker_events_per_s": round(cold_rate or 0, 1), "ratio": round(cold_ratio, 3) if cold_ratio
                      else None, "span_s": cold["span_s"], "cpu_ms_per_msg": cold_cpu,

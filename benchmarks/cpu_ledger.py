@@ -83,14 +83,16 @@ def processes_cpu(pids: Callable[[], list[int]]) -> Callable[[], float]:
     return lambda: sum(common.cpu_seconds(pid) or 0.0 for pid in pids())
 
 
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of every core since boot, from /proc/stat's first line."""
+def machine_busy() -> tuple[float, float, float]:
+    """(busy, interrupts, total) CPU seconds of every core since boot, from /proc/stat's first line.
+    Interrupts (irq + softirq: loopback TCP is mostly softirq) are in busy but in no process's time."""
     with open("/proc/stat") as fh:
         values = [int(v) for v in fh.readline().split()[1:]]
     # guest and guest_nice are already inside user and nice; steal is the hypervisor's, not this machine's work
     user, nice, system, idle, iowait, irq, softirq, steal = values[:8]
     busy = user + nice + system + irq + softirq
-    return busy / common.CLK_TCK, (busy + idle + iowait + steal) / common.CLK_TCK
+    return (busy / common.CLK_TCK, (irq + softirq) / common.CLK_TCK,
+            (busy + idle + iowait + steal) / common.CLK_TCK)
 
 
 def cores() -> int:
@@ -107,11 +109,12 @@ class CpuLedger:
         self.everyone: dict[int, tuple[str, float]] = {}
         self.others: list[tuple[str, int, float]] = []
         self.before: dict[str, float] = {}
-        self.machine_before = (0.0, 0.0)
+        self.machine_before = (0.0, 0.0, 0.0)
         self.t0 = 0.0
         self.used: dict[str, float] = {}
         self.wall = 0.0
         self.machine = 0.0
+        self.interrupts = 0.0
 
     def start(self) -> "CpuLedger":
         self.before = {name: read() for name, read in self.groups.items()}
@@ -123,9 +126,10 @@ class CpuLedger:
     def stop(self) -> "CpuLedger":
         self.wall = time.monotonic() - self.t0
         self.used = {name: read() - self.before[name] for name, read in self.groups.items()}
-        busy, total = machine_busy()
-        spent = total - self.machine_before[1]
+        busy, interrupts, total = machine_busy()
+        spent = total - self.machine_before[2]
         self.machine = (busy - self.machine_before[0]) / spent if spent > 0 else 0.0
+        self.interrupts = (interrupts - self.machine_before[1]) / spent if spent > 0 else 0.0
         mine = self.mine()
         # Processes that started and ended inside the window are not seen: this names the big ones only.
         after = all_processes()

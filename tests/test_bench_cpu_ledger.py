@@ -76,8 +76,9 @@ def test_a_gone_process_counts_nothing():
 
 
 def test_machine_busy_is_a_share_of_the_total():
-    busy, total = cpu_ledger.machine_busy()
-    assert 0 < busy <= total
+    busy, interrupts, total = cpu_ledger.machine_busy()
+    assert 0 <= interrupts <= busy <= total
+    assert busy > 0
 
 
 def test_ledger_per_message_and_utilisation():
@@ -89,7 +90,7 @@ def test_ledger_per_message_and_utilisation():
     assert ledger.per_message_ms(1000) == {"a": 2.0, "b": 0.5}
     ledger.wall = 2.5
     assert ledger.utilisation(["a", "b"]) == pytest.approx(1.0 / cpu_ledger.cores())
-    assert 0.0 <= ledger.machine <= 1.0
+    assert 0.0 <= ledger.interrupts <= ledger.machine <= 1.0
 
 
 def test_a_tracker_that_cannot_start_is_a_clear_error(tmp_path):
