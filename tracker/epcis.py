@@ -65,7 +65,14 @@ def utc(text: Any) -> str:
         raise InvalidEvent(f"time {text!r} is not RFC 3339") from None
     if dt.tzinfo is None:
         raise InvalidEvent(f"time {text!r} has no UTC offset")
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    offset = dt.utcoffset()
+    if offset:
+        try:
+            dt -= offset
+        except OverflowError:  # 0001-01-01T00:00+01:00 is valid RFC 3339, but before year 1 in UTC
+            raise InvalidEvent(f"time {text!r} is out of range in UTC") from None
+    # isoformat, not strftime: a fifth of the time, and every event's time passes here
+    return dt.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 _second: tuple[int, str] = (0, "")

@@ -17,8 +17,8 @@ subscriptions, so every instance subscribes to `{root}/+/status` itself (an idem
 
 from __future__ import annotations
 
+import collections
 import logging
-import queue
 import threading
 import time
 from typing import Any
@@ -87,8 +87,11 @@ class Ingest:
     def __init__(self, config: TrackerConfig, store: Store):
         self.config = config
         self.store = store
-        #: (a message, or the events of one batch message, its mid, its QoS)
-        self.inbox: queue.Queue[tuple[Message | list[Message], int, int]] = queue.Queue()
+        #: (a message, or the events of one batch message, its mid, its QoS), from the network thread to
+        #: the writer: a deque and an Event, not a queue.Queue, whose lock and condition per put and get cost
+        #: more than the rest of a message's hand-over
+        self.inbox: collections.deque[tuple[Message | list[Message], int, int]] = collections.deque()
+        self._arrived = threading.Event()
         self.batch = int(config.tracker["batch"])
         self.connected = False
         self.counters = {"messages": 0, "batches": 0, "acked": 0, "store_errors": 0, "connects": 0,
@@ -177,31 +180,46 @@ class Ingest:
                 event.checked()
             self.counters["batch_messages"] += 1
             self.counters["batch_events"] += len(events)
-            self.inbox.put((events, message.mid, message.qos))
+            self._hand_over((events, message.mid, message.qos))
             return
         received = Message(message.topic, bytes(message.payload), epcis.utc_now())
         if received.parts[1] == "events":
             received.checked()  # here, while the writer waits on the database
-        self.inbox.put((received, message.mid, message.qos))
+        self._hand_over((received, message.mid, message.qos))
+
+    def _hand_over(self, item: tuple[Message | list[Message], int, int]) -> None:
+        self.inbox.append(item)
+        if not self._arrived.is_set():  # the writer clears it before it looks and waits (_wait)
+            self._arrived.set()
 
     # ---- writer ----------------------------------------------------------------------------------
+    def _wait(self, timeout: float) -> bool:
+        """Whether something is in the inbox, waiting at most `timeout` for it."""
+        if self.inbox:
+            return True
+        self._arrived.clear()
+        if self.inbox:  # arrived between the look and the clear: its set() may have come before the clear
+            return True
+        return self._arrived.wait(timeout) if timeout > 0 else bool(self.inbox)
+
     def _take(self, timeout: float) -> list[tuple[Message | list[Message], int, int]]:
         """The next batch: up to `batch` messages, waiting at most LINGER after the first for more.
         Messages arrive one by one from the network thread; committing each trickle on its own would
         spend the time on per-commit work instead of on events."""
-        try:
-            items = [self.inbox.get(timeout=timeout)]
-        except queue.Empty:
+        if not self._wait(timeout):
             return []
+        items: list[tuple[Message | list[Message], int, int]] = []
+        size = 0
         deadline = time.monotonic() + LINGER
-        size = _size(items[0])
         while size < self.batch:
-            left = deadline - time.monotonic()
             try:
-                items.append(self.inbox.get(timeout=left) if left > 0 else self.inbox.get_nowait())
-            except queue.Empty:
-                break
-            size += _size(items[-1])
+                item = self.inbox.popleft()
+            except IndexError:
+                if not self._wait(deadline - time.monotonic()):
+                    break
+                continue
+            items.append(item)
+            size += _size(item)
         return items
 
     def _commit(self, items: list[tuple[Message | list[Message], int, int]]) -> None:
@@ -269,7 +287,7 @@ class Ingest:
             self.client.loop_stop()
 
     def backlog(self) -> int:
-        return self.inbox.qsize()
+        return len(self.inbox)
 
 
 def _size(item: tuple[Message | list[Message], int, int]) -> int:
