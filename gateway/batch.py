@@ -142,6 +142,8 @@ def events_of(body: bytes) -> list[dict[str, Any]]:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError("not JSON this parser can read: nested too deeply") from None
     if not isinstance(doc, dict) or doc.get("type") != "EPCISDocument":
         raise ValueError("not an EPCISDocument")
     body_ = doc.get("epcisBody")

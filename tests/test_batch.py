@@ -86,7 +86,8 @@ def test_unreadable_payloads_are_refused_clearly(payload, how, why):
 
 
 @pytest.mark.parametrize("body", [b"[]", b'{"type":"EPCISQueryDocument"}', b'{"type":"EPCISDocument"}', b"\xff",
-                                  b'{"type":"EPCISDocument","epcisBody":{"eventList":{}}}'])
+                                  b'{"type":"EPCISDocument","epcisBody":{"eventList":{}}}',
+                                  b"[" * 100_000 + b"]" * 100_000])  # json.loads: RecursionError
 def test_a_broken_document_becomes_one_invalid_message(body):
     messages = unpack("tally/gw-1/events-batch", body, "2026-01-01T00:00:00.000Z")
     assert len(messages) == 1 and isinstance(check_event(messages[0]), str)  # set aside as invalid, counted

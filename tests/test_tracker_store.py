@@ -56,17 +56,19 @@ def test_what_the_schema_refuses_is_kept_with_the_reason(store):
     nul = dict(object_event(2, [UNIT]), bizStep="rec\u0000eiving")
     huge = dict(object_event(3, [UNIT]), **{"tally:seq": 2 ** 70})
     before_year_one = dict(object_event(4, [UNIT]), eventTime="0001-01-01T00:00:00+01:00")
+    deep = b'{"a":' * 100_000 + b"1" + b"}" * 100_000  # json.loads raises RecursionError on it
     messages = [Message("tally/gw-1/events", json.dumps(bad).encode()), Message("tally/gw-1/events", b"\xff{"),
                 Message("tally/gw-1/events", b"[1, 2]"), Message("tally/gw-1/events", json.dumps(nul).encode()),
                 Message("tally/gw-1/events", b"\x00\x00"), Message("tally/gw-1/events", json.dumps(huge).encode()),
-                Message("tally/gw-1/events", json.dumps(before_year_one).encode())]
-    assert store.ingest(messages) == ["invalid"] * 7
+                Message("tally/gw-1/events", json.dumps(before_year_one).encode()), Message("tally/gw-1/events", deep),
+                Message("tally/gw-1/positions", deep), Message("tally/gw-1/status", deep)]
+    assert store.ingest(messages) == ["invalid"] * 10
     invalid = store.aside("invalid")
-    assert len(invalid) == 7
+    assert len(invalid) == 10
     reasons = {i["reason"] for i in invalid}
     assert any("eventTime" in r for r in reasons) and any(r.startswith("not UTF-8") for r in reasons)
     assert any("U+0000" in r for r in reasons) and any("out of range" in r for r in reasons)
-    assert any("out of range in UTC" in r for r in reasons)
+    assert any("out of range in UTC" in r for r in reasons) and any("nested too deeply" in r for r in reasons)
     assert store.totals()["events"] == 0
 
 

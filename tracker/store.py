@@ -51,9 +51,13 @@ class Message:
         try:
             return self.__dict__["_checked"]
         except KeyError:
+            pass
+        try:
             result = check_event(self)
-            object.__setattr__(self, "_checked", result)
-            return result
+        except Exception as exc:  # a check that cannot finish is the reason: the message is kept as invalid
+            result = f"could not be checked: {type(exc).__name__}: {exc}"[:500]
+        object.__setattr__(self, "_checked", result)
+        return result
 
 
 @dataclass
@@ -450,6 +454,8 @@ def parse_json(message: Message) -> tuple[Any, str | None]:
         return json.loads(text), None
     except json.JSONDecodeError as exc:
         return None, f"not JSON: {exc}"
+    except RecursionError:
+        return None, "nested too deeply to read"
 
 
 def printable(payload: bytes) -> str:
