@@ -16,6 +16,7 @@ from gateway.broker import Mosquitto, free_port
 from simulators.serial_scanner import SerialScannerSimulator
 from tests.helpers.gateway import write_config
 from tests.helpers.mqtt import Subscriber
+from tests.helpers.pki import pki  # noqa: F401  (fixture)
 
 GTIN = "09506000134352"
 
@@ -45,30 +46,6 @@ def test_cluster_nodes_are_tried_in_turn(tmp_path, mosquitto, subscriber, scanne
     assert len(subscriber.wait_events(1, timeout=20)) == 1, gw.log()
     assert f"cannot connect to {dead}" in gw.log()
     assert gw.terminate() == 0
-
-
-def _openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-@pytest.fixture
-def pki(tmp_path):
-    d = tmp_path / "pki"
-    d.mkdir()
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-             "-subj", "/CN=tally test CA", cwd=d)
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-             "-subj", "/CN=localhost", cwd=d)
-    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-             "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf", cwd=d)
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr",
-             "-subj", "/CN=dock-01", cwd=d)
-    _openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-             "-out", "client.pem", "-days", "2", cwd=d)
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out", "other-ca.pem",
-             "-days", "2", "-subj", "/CN=some other CA", cwd=d)
-    return d
 
 
 def test_tls_with_client_certificate_and_verification(tmp_path, pki, scanner, gateway_process):

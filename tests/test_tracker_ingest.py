@@ -152,3 +152,43 @@ def test_a_refused_subscription_is_a_failing_state(tmp_path):
     finally:
         tracker.close()
         broker.close()
+
+
+def test_every_committed_message_is_acknowledged_the_last_of_a_burst_too(mosquitto, tmp_path):
+    """PUBACKs go out from the network thread as the next message comes in, or from the writer when none
+    does: the last batch of a burst is acknowledged at once, not when the next message happens to arrive, and
+    a new session gets nothing again."""
+    from tracker.ingest import Ingest
+    from tracker.store import Store
+
+    config = parse({"tracker": {"id": "acks", "store": f"sqlite:{tmp_path / 't.sqlite3'}", "batch": 20},
+                    "mqtt": {"host": "127.0.0.1", "port": mosquitto.port}})
+    pub = publisher(mosquitto.port)
+    ingest = None
+    try:
+        for attempt in range(2):
+            store = Store(config.store).open()
+            ingest = Ingest(config, store).start()
+            deadline = time.monotonic() + 10
+            while not ingest.subscribed and time.monotonic() < deadline:
+                time.sleep(0.02)
+            first = 300 * attempt + 1
+            publish_all(pub, [("tally/gw-1/events", object_event(n, [f"urn:epc:id:sgtin:0614141.107346.{n}"]))
+                              for n in range(first, first + 300)])
+            deadline = time.monotonic() + 30
+            while store.counts["stored"] < 300 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            while ingest.counters["acked"] < 300 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert store.counts["stored"] == 300 and ingest.counters["acked"] == 300, (dict(store.counts),
+                                                                                        ingest.counters)
+            # Anything unacknowledged would come again to the next session, before the new messages.
+            assert store.counts["duplicate"] == 0
+            ingest.stop()
+            store.close()
+            ingest = None
+    finally:
+        if ingest is not None:
+            ingest.stop()
+        pub.loop_stop()
+        pub.disconnect()

@@ -33,6 +33,7 @@ from gateway.credentials import authenticate
 
 from . import epcis
 from .config import TrackerConfig
+from .mqtt_socket import BufferedClient
 from .store import Message, Store
 
 log = logging.getLogger("tally.tracker.ingest")
@@ -92,8 +93,15 @@ class Ingest:
         #: more than the rest of a message's hand-over
         self.inbox: collections.deque[tuple[Message | list[Message], int, int]] = collections.deque()
         self._arrived = threading.Event()
+        #: (mid, QoS) of committed messages, whose PUBACKs the network thread sends as it takes the next
+        #: message (or the writer, before it waits for more): an ack from the writer wakes the network
+        #: thread through paho's socketpair each time, and the two threads then trade the GIL per message
+        self._acks: collections.deque[tuple[int, int]] = collections.deque()
+        self._ack_count = threading.Lock()  # both threads add to counters["acked"]
         self.batch = int(config.tracker["batch"])
         self.connected = False
+        #: the broker granted every subscription of the current connection
+        self.subscribed = False
         self.counters = {"messages": 0, "batches": 0, "acked": 0, "store_errors": 0, "connects": 0,
                          "batch_messages": 0, "batch_events": 0, "subscriptions_refused": 0}
         #: topic filters the broker refused (an ACL, shared subscriptions not allowed): nothing arrives on them
@@ -111,7 +119,7 @@ class Ingest:
     def _make_client(self) -> mqtt.Client:
         cfg = self.config.mqtt
         self.v5 = cfg.get("protocol") != "3.1.1"
-        client = mqtt.Client(CallbackAPIVersion.VERSION2,
+        client = BufferedClient(CallbackAPIVersion.VERSION2,
                              client_id=cfg.get("client_id") or f"tally-tracker-{self.config.tracker_id}",
                              protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311,
                              clean_session=None if self.v5 else False, manual_ack=True)
@@ -155,6 +163,7 @@ class Ingest:
             self.last_error = f"the broker refused the subscriptions {', '.join(refused)}"
             log.warning("%s", self.last_error)
         else:
+            self.subscribed = True
             log.info("subscribed to %d topic filters", len(self._asked))
 
     def _rotate(self) -> None:
@@ -163,7 +172,7 @@ class Ingest:
             self.client.connect_async(**self._connect_args())
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        self.connected = False
+        self.connected = self.subscribed = False
         if not self._stop.is_set():
             self.last_error = f"disconnected: {reason_code}"
             log.warning("broker link lost: %s", reason_code)
@@ -174,6 +183,8 @@ class Ingest:
         self._rotate()
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        if self._acks:
+            self._send_acks()
         if batch_kind(message.topic) is not None:
             events = unpack(message.topic, bytes(message.payload), epcis.utc_now())
             for event in events:
@@ -187,6 +198,20 @@ class Ingest:
             received.checked()  # here, while the writer waits on the database
         self._hand_over((received, message.mid, message.qos))
 
+    def _send_acks(self) -> None:
+        """PUBACKs for what is committed; either thread may call it, each ack is taken once."""
+        sent = 0
+        while True:
+            try:
+                mid, qos = self._acks.popleft()
+            except IndexError:
+                break
+            self.client.ack(mid, qos)
+            sent += 1
+        if sent:
+            with self._ack_count:
+                self.counters["acked"] += sent
+
     def _hand_over(self, item: tuple[Message | list[Message], int, int]) -> None:
         self.inbox.append(item)
         if not self._arrived.is_set():  # the writer clears it before it looks and waits (_wait)
@@ -197,6 +222,8 @@ class Ingest:
         """Whether something is in the inbox, waiting at most `timeout` for it."""
         if self.inbox:
             return True
+        if self._acks:  # nothing arriving right now: the network thread may not come by to send them
+            self._send_acks()
         self._arrived.clear()
         if self.inbox:  # arrived between the look and the clear: its set() may have come before the clear
             return True
@@ -240,10 +267,11 @@ class Ingest:
                 delay = min(delay * 2, 10)
         self.counters["messages"] += len(items)
         self.counters["batches"] += 1
-        for _, mid, qos in items:
-            if qos > 0:
-                self.client.ack(mid, qos)
-                self.counters["acked"] += 1
+        if self._acks:
+            # The last batch's acks are still here after a whole commit: no message came in meanwhile
+            # (the broker's window is full of what this instance holds), so nothing else would send them.
+            self._send_acks()
+        self._acks.extend((mid, qos) for _, mid, qos in items if qos > 0)
 
     def _write_loop(self) -> None:
         next_sweep = time.monotonic() + GAP_SWEEP
@@ -260,6 +288,7 @@ class Ingest:
             if not items:
                 break
             self._commit(items)
+        self._send_acks()
 
     def _report_gaps(self) -> None:
         """The writer reports overdue gaps between batches: one thread writes, and a sweep that fails
