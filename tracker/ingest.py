@@ -30,10 +30,10 @@ from paho.mqtt.packettypes import PacketTypes
 
 from gateway import batch as batching
 from gateway.credentials import authenticate
+from gateway.mqtt_socket import BufferedClient
 
 from . import epcis
 from .config import TrackerConfig
-from .mqtt_socket import BufferedClient
 from .store import Message, Store
 
 log = logging.getLogger("tally.tracker.ingest")

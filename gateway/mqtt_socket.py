@@ -2,10 +2,10 @@
 
 paho reads each packet with several small `recv` calls: the command byte, each byte of the
 remaining length, then the rest, five system calls for a PUBLISH. Each one gives up the GIL, and
-the tracker has a second thread (the writer) that wants it, so every small read can hand the
-interpreter to the other thread and back: in a drain, a network thread plus a writer thread cost
-~200 µs of CPU a message where paho alone costs ~140 (benchmarks: `./dev bench tracker`). Reading
-into a buffer makes that about one system call per 100 messages.
+in a process with another busy thread (the tracker's writer, the gateway's pipeline) every small
+read can hand the interpreter to the other thread and back: in a drain, a network thread plus a
+writer thread cost ~200 µs of CPU a message where paho alone costs ~140. Reading into a buffer
+makes that about one system call per 100 messages.
 
 paho already knows buffered sockets: an SSL socket holds decrypted bytes that `select()` cannot
 see, so before it waits, paho asks the socket's `pending()` and reads on if bytes are there. The

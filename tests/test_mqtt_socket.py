@@ -1,4 +1,4 @@
-"""The tracker's buffered paho socket: every byte in order whatever the chunking, paho still waking for
+"""The buffered paho socket (tracker and gateway): every byte in order whatever the chunking, paho still waking for
 buffered packets (plain and TLS, against a real mosquitto), and a fraction of the socket reads."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.broker import Mosquitto, free_port
 from tests.helpers.pki import pki  # noqa: F401  (fixture)
-from tracker.mqtt_socket import BufferedClient, BufferedSocket
+from gateway.mqtt_socket import BufferedClient, BufferedSocket
 
 
 @settings(max_examples=200, deadline=None)
