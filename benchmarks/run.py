@@ -89,6 +89,8 @@ def options(argv: list[str]) -> argparse.Namespace:
     g = parser.add_argument_group("tracker")
     g.add_argument("--tracker-count", type=int, default=20_000, help="messages the 3 instances drain")
     g.add_argument("--tracker-events", type=int, default=1_000_000, help="events stored for the query figures")
+    g.add_argument("--tracker-rounds", type=int, metavar="R",
+                   help="rounds of a bare and a warm drain; the ratio is their median (default 5, --quick 3)")
     g = parser.add_argument_group("soak (a dock shift with random faults; benchmarks/soak.py has every option)")
     g.add_argument("--soak-seconds", type=float, default=300.0, help="length of the shift (the full one: 3600)")
     g.add_argument("--soak-kills", type=int, help="SIGKILLs (default: one per 36 s)")

@@ -1,9 +1,11 @@
-"""The tracker benchmark's accounting (benchmarks/cpu_ledger.py, bench_tracker.Fleet): a forking server's
-CPU is found by parent pid, a backend that exited still counts, and a tracker that cannot come up is a
-clear error rather than a hang."""
+"""The tracker benchmark's accounting (benchmarks/cpu_ledger.py, bench_tracker): a forking server's CPU is
+found by parent pid, a backend that exited still counts, a tracker that cannot come up is a clear error
+rather than a hang; the rounds alternate which drain goes first, their figure is a median, every round's
+events are fresh with `tally:seq` going on, and the bare subscriber drains exactly its round's messages."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -137,3 +139,43 @@ def test_state_sees_a_stopped_process():
         proc.stdin.close()
         proc.wait(10)
     assert cpu_ledger.state(proc.pid) is None
+
+
+def test_rounds_alternate_which_drain_goes_first():
+    assert [bench_tracker.round_order(i) for i in range(4)] == [("bare", "warm"), ("warm", "bare")] * 2
+
+
+def test_the_figure_of_rounds_is_their_median_and_a_missing_one_is_counted():
+    assert bench_tracker.spread([0.29, 0.63, 0.41, None, 0.5]) == {
+        "median": pytest.approx(0.455), "min": 0.29, "max": 0.63, "n": 4, "missing": 1}
+    assert bench_tracker.spread([0.4, 0.9, 0.5])["median"] == 0.5
+    assert bench_tracker.spread([None]) == {"median": None, "min": None, "max": None, "n": 0, "missing": 1}
+
+
+def test_every_round_has_fresh_events_and_tally_seq_goes_on_per_gateway():
+    seqs: dict[str, int] = {}
+    per_round = 2 * bench_tracker.GATEWAYS + 3
+    rounds = [bench_tracker.fleet_events(per_round, seqs, 1.7e9, r * per_round) for r in range(3)]
+    events = [json.loads(payload) for messages in rounds for _, payload in messages]
+    assert len({e["eventID"] for e in events}) == len(events)
+    assert len({e["epcList"][0] for e in events}) == len(events)
+    by_gateway: dict[str, list[int]] = {}
+    for topic, payload in (m for messages in rounds for m in messages):
+        event = json.loads(payload)
+        assert topic == f"tally/{event['tally:gateway']}/events"
+        by_gateway.setdefault(event["tally:gateway"], []).append(event["tally:seq"])
+    assert len(by_gateway) == bench_tracker.GATEWAYS
+    for numbers in by_gateway.values():
+        assert numbers == list(range(1, len(numbers) + 1))
+
+
+def test_the_bare_subscriber_drains_exactly_each_rounds_messages(mosquitto):
+    """Its session keeps what is published between drains, and nothing of one round is handed to it
+    again in the next (each message is acknowledged before the drain ends)."""
+    count = 300
+    bench_tracker.bare_session(mosquitto, connect=False)
+    for r in range(3):
+        bench_tracker.publish(mosquitto, bench_tracker.fleet_events(count, {}, 1.7e9, r * count))
+        assert bench_tracker.bare_session(mosquitto, connect=True, count=count) > 0
+    with pytest.raises(RuntimeError, match="got 0 of 1 messages in 1 s"):
+        bench_tracker.bare_session(mosquitto, connect=True, count=1, end=True, wait=1)
