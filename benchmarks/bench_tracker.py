@@ -17,11 +17,14 @@ sides alike. A round's ratio is its warm rate over its own bare rate. Why: on th
 warm drain's ratio went from 0.29 to 0.63 between runs of the same code, because the bare subscriber
 runs on one core while trackers, PostgreSQL and the broker share both, so other people's processes and
 the VM's speed move the two sides differently; every round is reported (rates, CPU per message of each
-party, utilisation, the busiest processes that were not ours) so an outlier can be explained.
+party, utilisation, the busiest processes that were not ours) so an outlier can be explained. Rounds of
+one run still differ (2026-11-30, 20,000 messages: 0.57-0.67, median 0.61; --quick, 5,000: 0.49-0.69
+within a run), the medians of runs much less (0.56, 0.57, 0.65 in three --quick runs).
 
 Kept from before, once each: a cold drain (as a restart after an outage looks: the instances start after
 the messages are queued, so three interpreters starting up, ~0.6 s of CPU each, share the drain's cores;
-its ratio is against the median bare rate), the SIGKILL check and the query latency.
+its ratio is against the median bare rate), the SIGKILL check and the query latency (the store holds
+(rounds + 1.5) x n events before the bulk load, so --tracker-events below that is exceeded).
 
 During each drain the CPU of every party is read from /proc (trackers, the private PostgreSQL's
 postmaster and its backends, mosquitto, and this process: the bare subscriber in a bare drain, the
