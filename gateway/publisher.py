@@ -47,6 +47,7 @@ from paho.mqtt.properties import Properties
 from . import batch as batching
 from .config import Broker, Config
 from .credentials import CredentialsError, authenticate
+from .mqtt_socket import BufferedClient
 from .outbox import Entry, Outbox
 
 log = logging.getLogger("tally.mqtt")
@@ -542,7 +543,7 @@ class Publisher:
         cfg = self.config.mqtt
         client_id = cfg.get("client_id") or f"tally-{self.config.gateway_id}"
         # One client per connection: paho must not reconnect on its own (we rotate brokers).
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=self._protocol,
+        client = BufferedClient(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=self._protocol,
                              clean_session=None if self._protocol == mqtt.MQTTv5 else True,
                              reconnect_on_failure=False)
         # We bound the window ourselves; paho must never silently queue beyond it.
