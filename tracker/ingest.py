@@ -295,8 +295,8 @@ class Ingest:
         leaves the gaps unreported in the store for the next one (or another instance) to report."""
         try:
             self.store.report_gaps()
-        except Exception as exc:  # nothing lost: the store still holds the gap; counted, shown in /healthz
-            self.counters["store_errors"] += 1
+        except Exception as exc:  # nothing lost: the gaps stay in the store for the next sweep; counted
+            self.counters["store_errors"] += 1  # (store_errors_total); a store that is away fails commits too
             self.last_error = f"store: {exc}"
             log.error("reporting gaps failed, retrying: %s", exc)
 

@@ -410,6 +410,10 @@ class Store:
         notes = Afterwards()
         written = 0
         with self.db.transaction() as cur:
+            # The gateways' rows first, in ingest's order: a batch closing one of these gaps holds its gateway's
+            # row, then the gap's; taking them the other way round could deadlock with it.
+            self._lock_gateways(cur, sorted(g for (g,) in cur.all(f"SELECT DISTINCT gateway FROM gaps WHERE {due}",
+                                                                   (cutoff,))))
             told = sorted(cur.all(f"UPDATE gaps SET reported_at = ? WHERE {due} "
                                   "RETURNING gateway, first_seq, last_seq, detected_at", (epcis.utc_now(), cutoff)))
             for gw, first, last, detected in told:
