@@ -67,7 +67,7 @@ class BufferedSocket:
 
 class BufferedClient(mqtt.Client):
     """paho's client on a BufferedSocket. `_create_socket` is paho's (2.x) one place that makes the
-    connection's socket, plain, TLS or websocket; test_tracker_mqtt_socket checks it is still used."""
+    connection's socket, plain, TLS or websocket; tests/test_mqtt_socket.py checks it is still used."""
 
     def _create_socket(self) -> Any:
         return BufferedSocket(super()._create_socket())
