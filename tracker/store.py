@@ -405,17 +405,20 @@ class Store:
         cutoff = notify.later(-self.gap_grace)
         due = "closed_at IS NULL AND reported_at IS NULL AND detected_at <= ?"
         with self.db.reading() as cur:  # the usual answer is "none": no write lock for it
-            if cur.one(f"SELECT COUNT(*) FROM gaps WHERE {due}", (cutoff,))[0] == 0:
-                return 0
+            gateways = sorted(g for (g,) in cur.all(f"SELECT DISTINCT gateway FROM gaps WHERE {due}", (cutoff,)))
+        if not gateways:
+            return 0
         notes = Afterwards()
         written = 0
         with self.db.transaction() as cur:
             # The gateways' rows first, in ingest's order: a batch closing one of these gaps holds its gateway's
-            # row, then the gap's; taking them the other way round could deadlock with it.
-            self._lock_gateways(cur, sorted(g for (g,) in cur.all(f"SELECT DISTINCT gateway FROM gaps WHERE {due}",
-                                                                   (cutoff,))))
-            told = sorted(cur.all(f"UPDATE gaps SET reported_at = ? WHERE {due} "
-                                  "RETURNING gateway, first_seq, last_seq, detected_at", (epcis.utc_now(), cutoff)))
+            # row, then the gap's; taking them the other way round could deadlock with it. A gap of another
+            # gateway that came due meanwhile (a batch whose commit was retried) waits for the next sweep.
+            self._lock_gateways(cur, gateways)
+            mine, params = self.db.any_of("gateway", gateways)
+            told = sorted(cur.all(f"UPDATE gaps SET reported_at = ? WHERE {due} AND {mine} "
+                                  "RETURNING gateway, first_seq, last_seq, detected_at",
+                                  (epcis.utc_now(), cutoff, *params)))
             for gw, first, last, detected in told:
                 notes.log(logging.WARNING, "gateway %s: events %d..%d missing (since %s)", gw, first, last,
                           epcis.display_time(detected))
