@@ -161,22 +161,28 @@ def _zxing(gray: Any, dx: int, dy: int, inverted: bool = True, binarizer: str = 
     """zxing-cpp's reads; `scale`: how much larger `gray` is than the frame the positions are for."""
     import zxingcpp
 
-    out = []
     # Looking for light-on-dark codes too costs about a third of a frame's time.
-    for bc in zxingcpp.read_barcodes(gray, text_mode=zxingcpp.TextMode.Plain, try_invert=inverted,
-                                     try_rotate=rotate, binarizer=getattr(zxingcpp.Binarizer, binarizer)):
-        fmt = bc.format.name
-        plain, gs1 = _ZXING_NAMES.get(fmt, (fmt.lower(), fmt.lower()))
-        is_gs1 = bc.content_type == zxingcpp.ContentType.GS1
-        p = bc.position
-        corners = [(c.x / scale, c.y / scale) for c in (p.top_left, p.top_right, p.bottom_right, p.bottom_left)]
-        out.append({
-            "text": bc.symbology_identifier + bc.text,
-            "symbology": gs1 if is_gs1 else plain,
-            "position": _box(corners, dx, dy),
-            "decoder": "zxing",
-        })
-    return out
+    return [zxing_result(bc, corners(bc.position, scale), dx, dy)
+            for bc in zxingcpp.read_barcodes(gray, text_mode=zxingcpp.TextMode.Plain, try_invert=inverted,
+                                             try_rotate=rotate, binarizer=getattr(zxingcpp.Binarizer, binarizer))]
+
+
+def corners(position: Any, scale: float = 1) -> list[tuple[float, float]]:
+    """A zxing-cpp position's corners (top left, top right, bottom right, bottom left), divided by `scale`."""
+    return [(c.x / scale, c.y / scale)
+            for c in (position.top_left, position.top_right, position.bottom_right, position.bottom_left)]
+
+
+def zxing_result(bc: Any, points: Iterable[tuple[float, float]], dx: int = 0, dy: int = 0) -> dict[str, Any]:
+    """One zxing-cpp barcode as a result dict, boxed around `points` moved by (dx, dy) (a roi's origin)."""
+    fmt = bc.format.name
+    plain, gs1 = _ZXING_NAMES.get(fmt, (fmt.lower(), fmt.lower()))
+    return {
+        "text": bc.symbology_identifier + bc.text,
+        "symbology": gs1 if bc.content_type.name == "GS1" else plain,
+        "position": _box(points, dx, dy),
+        "decoder": "zxing",
+    }
 
 
 def _zbar(gray: Any, dx: int, dy: int, linear_only: bool, density: int | None = None,
@@ -271,7 +277,8 @@ def _data(result: dict[str, Any]) -> str:
     return text[3:] if text.startswith("]") and len(text) >= 3 else text
 
 
-def _half(gray: Any):
+def half_size(gray: Any):
+    """`gray` at half its width and height."""
     import cv2
 
     # INTER_AREA averages each 2x2 block: a 1-pixel module becomes grey, not lost to aliasing.
@@ -320,7 +327,7 @@ def decode_frame(frame: Any, roi: Sequence[int] | None = None, decoders: str = "
     if decoders in ("zxing", "both"):
         halved = min(gray.shape) >= COARSE_MIN_SIDE and (coarse_first or coarse_only or rotate)
         if halved:
-            results = _zxing(_half(gray), dx, dy, inverted, scale=0.5, rotate=rotate)
+            results = _zxing(half_size(gray), dx, dy, inverted, scale=0.5, rotate=rotate)
             if (coarse_first and results) or coarse_only:
                 return _drop_conflicting_linear(results)
         full = _zxing(gray, dx, dy, inverted, rotate=rotate and not halved)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .camera_decoder import half_size
+
 #: the frame is halved (means of 2x2 pixels) until its shorter side is below this: blocks of
 #: 16x16 pixels on 1280x720, where a code of 2-pixel modules coming into view moves a block
 #: mean by 24 grey levels and sensor noise by 2 (halving is OpenCV's fast path: ~0.2 ms a frame)
@@ -33,14 +35,13 @@ class EmptyView:
 
     def blocks(self, gray: Any) -> Any:
         """Block means of a grey frame."""
-        import cv2
         import numpy as np
 
         if gray.size == 0:
             return np.zeros(0, np.int16)
         small = gray
         while min(small.shape) >= self.short_side:
-            small = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_AREA)
+            small = half_size(small)
         return small.astype(np.int16)
 
     def unchanged(self, blocks: Any) -> bool:

@@ -187,10 +187,8 @@ def _warped_qr(gray: Any, read: list[dict[str, int]]) -> list[dict[str, Any]]:
         if any(b["x"] <= cx <= b["x"] + b["w"] and b["y"] <= cy <= b["y"] + b["h"] for b in read):
             continue
         bc = warped_qr.read(gray, n, corners)
-        if bc is not None:
-            gs1 = bc.content_type.name == "GS1"
-            out.append({"text": bc.symbology_identifier + bc.text, "symbology": "gs1-qr" if gs1 else "qr",
-                        "position": cd._box(corners, 0, 0), "decoder": "zxing"})
+        if bc is not None:  # boxed where the symbol is in the picture, not in the resampled symbol
+            out.append(cd.zxing_result(bc, corners))
     return out
 
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .camera_decoder import corners
+
 #: pixels per module in the rectified picture; the mesh moves in whole pixels, so this is its resolution
 MODULE_PX = 8
 #: modules of margin around the rectified symbol (zxing-cpp's corners may be a module off)
@@ -179,9 +181,7 @@ def failed_symbols(gray: Any) -> list[tuple[int, list[tuple[float, float]]]]:
             continue
         if not 1 <= int(version) <= MAX_VERSION:
             continue
-        p = bc.position
-        corners = [(float(c.x), float(c.y)) for c in (p.top_left, p.top_right, p.bottom_right, p.bottom_left)]
-        out.append((17 + 4 * int(version), corners))
+        out.append((17 + 4 * int(version), corners(bc.position)))
     return out
 
 
